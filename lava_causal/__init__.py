@@ -1,0 +1,10 @@
+"""lava-causal: exact Bayesian causal inference (MAP of non-negative causes) in a
+spiking network, simulated in float, compiled to Loihi fixed point and run on Lava."""
+from . import metrics, tasks
+from .network import build_network, mistune, signal_tracking_network
+from .problem import CausalProblem
+
+__version__ = "0.1.0"
+
+__all__ = ["CausalProblem", "build_network", "signal_tracking_network", "mistune",
+           "metrics", "tasks", "__version__"]
