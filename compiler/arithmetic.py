@@ -1,0 +1,79 @@
+r"""The integer arithmetic of Loihi's current-based LIF compartment, in one place.
+
+Every bit width and shift the emulator, the quantizer and the Lava backend use is a
+named field of :class:`ChipArithmetic`, read from a hardware config. The defaults are
+those of Lava's bit-accurate models (lava-nc 0.10, ``lava/proc/lif/models.py``
+``PyLifModelBitAcc`` and ``lava/proc/dense/models.py`` ``PyDenseModelBitAcc``).
+
+One chip step, for every neuron (all integers):
+
+.. math::
+
+    a &= \sum_k \mathrm{shift}\!\left(\textstyle\sum_{j \in \text{spiked}(t-1-d_{ij})} W^{(k)}_{ij},\ e_k\right)
+        \quad\text{(Dense output, one step late; shift floors)}\\
+    u &\leftarrow \mathrm{sgn}(u)\,\big\lfloor |u| (2^{12} - (\delta_u + 1)) / 2^{12} \big\rfloor
+        + a \cdot 2^{6} \quad\text{(wraps to 24-bit two's complement)}\\
+    v &\leftarrow \mathrm{sgn}(v)\,\big\lfloor |v| (2^{12} - \delta_v) / 2^{12} \big\rfloor + u
+        + b_m 2^{b_e} \quad\text{(clipped to } \pm(2^{23}-1))\\
+    s &= v > \theta_m 2^{6}, \qquad v \leftarrow 0 \text{ where } s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChipArithmetic:
+    """Bit widths and shifts of the neuron and synapse datapath.
+
+    Attributes
+    ----------
+    state_bits : int
+        Width of the current ``u`` and voltage ``v`` registers (24): ``u`` wraps,
+        ``v`` saturates at :math:`\\pm(2^{b-1} - 1)`.
+    decay_bits : int
+        Width of ``du``/``dv``; decays are applied as multiplication by
+        :math:`2^{b} - \\text{decay}` followed by a right shift of ``b`` (12).
+    current_decay_offset : int
+        Added to ``du`` (Loihi's 1-bit ``ds_offset``, 1), so ``du = 4095`` clears
+        ``u`` every step (a delta synapse).
+    voltage_decay_offset : int
+        Added to ``dv`` (``dm_offset``, 0).
+    activation_shift : int
+        Synaptic input is shifted left by this many bits before entering ``u`` (6).
+    threshold_shift : int
+        The threshold mantissa is shifted left by this many bits (6).
+    """
+
+    state_bits: int = 24
+    decay_bits: int = 12
+    current_decay_offset: int = 1
+    voltage_decay_offset: int = 0
+    activation_shift: int = 6
+    threshold_shift: int = 6
+
+    @property
+    def state_max(self) -> int:
+        """:math:`2^{b-1}`: ``u`` wraps above it; ``v`` saturates at one less."""
+        return 2 ** (self.state_bits - 1)
+
+    @property
+    def decay_unity(self) -> int:
+        """:math:`2^{\\text{decay\\_bits}}`, the decay denominator (4096)."""
+        return 2 ** self.decay_bits
+
+    def threshold_value(self, vth_mant: int) -> int:
+        """The integer the voltage must exceed: ``vth_mant << threshold_shift``."""
+        return int(vth_mant) << self.threshold_shift
+
+    def current_decay_factor(self, du: int) -> int:
+        """Multiplier of ``|u|`` before the 12-bit shift: :math:`4096 - (du + 1)`."""
+        return self.decay_unity - (int(du) + self.current_decay_offset)
+
+    def voltage_decay_factor(self, dv: int) -> int:
+        """Multiplier of ``|v|`` before the 12-bit shift: :math:`4096 - dv`."""
+        return self.decay_unity - (int(dv) + self.voltage_decay_offset)
+
+
+LAVA_LOIHI = ChipArithmetic()
+"""The arithmetic of Lava's ``fixed_pt`` LIF/Dense models (Loihi 1 and 2)."""

@@ -1,0 +1,138 @@
+r"""The compiled network: integers ready for Lava's ``LIF`` and ``Dense`` processes.
+
+A :class:`FixedPointNetwork` holds exactly the parameters of stock Lava processes:
+one ``LIF`` population (``bias_mant``, ``bias_exp``, ``vth``, ``du``, ``dv``) and one
+``Dense`` (or ``DelayDense``) process per weight split, each with its integer weight
+matrix and ``weight_exp``. The effective synaptic input of one step is
+
+.. math::
+
+    a_i = \sum_k \mathrm{floor}\big(2^{e_k} \sum_{j} W^{(k)}_{ij} s_j\big),
+
+so splitting a connection over a coarse (large :math:`e_k`) and a fine (small
+:math:`e_k`) process gives more effective weight bits than one 8-bit mantissa.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .arithmetic import LAVA_LOIHI, ChipArithmetic
+
+
+def _int_array(name, value, shape):
+    arr = np.asarray(value)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise ValueError(f"{name} must hold integers")
+    out = arr.astype(np.int64)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class FixedPointNetwork:
+    """A network compiled to Loihi fixed point (see module docstring).
+
+    Attributes
+    ----------
+    weights : tuple of ndarray, shape (N, N) each
+        Integer weight mantissas, ``weights[k][i, j]`` from pre ``j`` to post ``i``
+        (Lava's (out, in) layout), one matrix per Dense process ("split").
+    weight_exps : tuple of int
+        Each split's ``weight_exp``: its summed input is shifted by this (floor).
+    num_weight_bits : int
+        Lava ``Dense`` ``num_weight_bits`` (8 on Loihi).
+    delays : ndarray, shape (N, N), or None
+        ``DelayDense`` delays in steps beyond Dense's built-in one-step latency
+        (0..63); None uses plain ``Dense``.
+    bias_mant, bias_exp : ndarray, shape (N,)
+        Per-neuron bias mantissa and exponent (effective bias ``bias_mant << bias_exp``).
+    vth : int
+        Threshold mantissa (effective threshold ``vth << 6``).
+    du, dv : int
+        12-bit current and voltage decays.
+    dt : float
+        Seconds of model time per chip step.
+    hw_name : str
+        Name of the hardware config it was compiled for.
+    arithmetic : ChipArithmetic
+        Bit widths and shifts of the target's datapath.
+    info : dict
+        Provenance and quantization bookkeeping (scale, float values, clip counts...).
+    """
+
+    weights: Tuple[np.ndarray, ...]
+    weight_exps: Tuple[int, ...]
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+    vth: int
+    du: int
+    dv: int
+    dt: float
+    num_weight_bits: int = 8
+    delays: Optional[np.ndarray] = None
+    hw_name: str = "loihi2"
+    arithmetic: ChipArithmetic = LAVA_LOIHI
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.weights, np.ndarray):
+            object.__setattr__(self, "weights", (self.weights,))
+        if len(self.weights) == 0:
+            raise ValueError("weights needs at least one (N, N) matrix")
+        n = np.asarray(self.weights[0]).shape[0]
+        ws = tuple(_int_array(f"weights[{k}]", w, (n, n)) for k, w in enumerate(self.weights))
+        exps = tuple(int(e) for e in np.atleast_1d(self.weight_exps))
+        if len(exps) != len(ws):
+            raise ValueError(f"weight_exps has {len(exps)} entries for {len(ws)} weight matrices")
+        object.__setattr__(self, "weights", ws)
+        object.__setattr__(self, "weight_exps", exps)
+        object.__setattr__(self, "bias_mant", _int_array("bias_mant", self.bias_mant, (n,)))
+        object.__setattr__(self, "bias_exp", _int_array("bias_exp", self.bias_exp, (n,)))
+        if self.delays is not None:
+            d = _int_array("delays", self.delays, (n, n))
+            if d.min() < 0:
+                raise ValueError(f"delays must be >= 0 steps, smallest is {d.min()}")
+            object.__setattr__(self, "delays", d)
+        for name in ("vth", "du", "dv", "num_weight_bits"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        if not (self.dt > 0 and np.isfinite(self.dt)):
+            raise ValueError(f"dt must be > 0 seconds, got {self.dt}")
+        object.__setattr__(self, "dt", float(self.dt))
+
+    @property
+    def n(self) -> int:
+        """Number of neurons."""
+        return self.weights[0].shape[0]
+
+    @property
+    def n_splits(self) -> int:
+        """Number of Dense processes each connection is spread over."""
+        return len(self.weights)
+
+    @property
+    def threshold(self) -> int:
+        """Effective integer threshold, ``vth << threshold_shift``."""
+        return self.arithmetic.threshold_value(self.vth)
+
+    @property
+    def effective_bias(self) -> np.ndarray:
+        """Per-step integer bias added to ``v``: ``bias_mant << bias_exp``."""
+        return np.left_shift(self.bias_mant, self.bias_exp)
+
+    @property
+    def max_delay(self) -> int:
+        """Largest DelayDense delay in steps (0 for plain Dense)."""
+        return 0 if self.delays is None else int(self.delays.max())
+
+    def initial_voltages(self, trials: int, seed=None) -> np.ndarray:
+        """Initial voltages uniform on the integers ``0 .. threshold`` (the chip
+        image of the float network's uniform draw in [reset, threshold]), shape
+        (trials, N). The emulator and the Lava backend share this draw."""
+        rng = np.random.default_rng(seed)
+        return rng.integers(0, self.threshold, size=(trials, self.n), endpoint=True)
