@@ -122,31 +122,31 @@ class IFNetwork:
 
     @property
     def thresholds(self) -> np.ndarray:
-        """Per-neuron thresholds :math:`\\Theta_i`, shape (N,)."""
+        r"""Per-neuron thresholds :math:`\Theta_i`, shape (N,)."""
         return np.broadcast_to(np.asarray(self.threshold, dtype=float), (self.n,))
 
     @property
     def reset_potential(self) -> np.ndarray:
-        """Per-neuron reset potentials :math:`H_i = \\Theta_i - D_i`, shape (N,)."""
+        r"""Per-neuron reset potentials :math:`H_i = \Theta_i - D_i`, shape (N,)."""
         return self.thresholds - self.reset
 
     @property
     def delays(self) -> np.ndarray:
-        """Delay matrix in seconds, shape (N, N)."""
+        r"""Delay matrix in seconds, shape (N, N)."""
         return np.broadcast_to(np.asarray(self.delay, dtype=float), (self.n, self.n))
 
     def effective_matrix(self) -> np.ndarray:
-        """Rate-level interaction :math:`W - \\mathrm{diag}(D)` (the reset acts as
+        r"""Rate-level interaction :math:`W - \mathrm{diag}(D)` (the reset acts as
         self-inhibition of strength :math:`D_i` per spike)."""
         return self.weights - np.diag(self.reset)
 
     def is_negative_definite(self, tol: float = 1e-12) -> bool:
-        """True when the symmetric part of :math:`A = W - \mathrm{diag}(D)` is
+        r"""True when the symmetric part of :math:`A = W - \mathrm{diag}(D)` is
         negative definite (largest eigenvalue < -tol)."""
         return self.max_symmetric_eigenvalue() < -tol
 
     def max_symmetric_eigenvalue(self) -> float:
-        """Largest eigenvalue of the symmetric part of :math:`W - \mathrm{diag}(D)`."""
+        r"""Largest eigenvalue of the symmetric part of :math:`W - \mathrm{diag}(D)`."""
         a = self.effective_matrix()
         return float(np.linalg.eigvalsh(0.5 * (a + a.T))[-1])
 
@@ -194,7 +194,7 @@ class IFNetwork:
         return float(max(best, np.max(np.diag(a))))
 
     def is_stable(self, tol: float = 1e-9) -> bool:
-        """Whether the rate dynamics on :math:`r \ge 0` are stable (no run-away).
+        r"""Whether the rate dynamics on :math:`r \ge 0` are stable (no run-away).
 
         Negative definiteness of the symmetric part of :math:`W - \mathrm{diag}(D)`
         is sufficient; when it fails (low-rank or mistuned connectivity), stability
@@ -211,7 +211,7 @@ class IFNetwork:
         return replace(self, **changes)
 
     def initial_voltages(self, rng: np.random.Generator, trials: int) -> np.ndarray:
-        """Independent uniform initial voltages in :math:`[H_i, \\Theta_i]`, shape (trials, N)."""
+        r"""Independent uniform initial voltages in :math:`[H_i, \Theta_i]`, shape (trials, N)."""
         lo = self.reset_potential
         return lo + rng.random((trials, self.n)) * self.reset
 

@@ -166,7 +166,7 @@ class CausalProblem:
         return r.copy()
 
     def _solve_bound_qp(self) -> np.ndarray:
-        """min L(r) s.t. r >= 0 for a singular Gram matrix (beta = 0, alpha > 0, N > M).
+        r"""min L(r) s.t. r >= 0 for a singular Gram matrix (beta = 0, alpha > 0, N > M).
 
         L-BFGS-B finds the support; on the support S the optimum solves
         :math:`G_{SS} r_S = g_S` (:math:`G = U^T U/\sigma^2`), and a minimum-norm
