@@ -3,9 +3,24 @@
 It knows nothing about causal inference. See ``IFNetwork`` for the input format.
 """
 from .arithmetic import LAVA_LOIHI, ChipArithmetic
+from .effective import effective_input, effective_network, effective_rates
 from .emulator import ExecutionResult, emulate
 from .fixed_point import FixedPointNetwork
+from .hardware import ConfigError, HardwareConfig, list_hardware, load_hardware
+from .lava_backend import (BackendUnavailable, check_lava_compatible, representable_weight_range,
+                           run_lava, weight_sign_mode)
 from .network import IFNetwork
+from .operating_point import rate_model
+from .quantize import QuantizationError, QuantizationWarning, compile
+from .report import QuantizationReport
+from .serialize import SerializationError, load
 
 __all__ = ["IFNetwork", "FixedPointNetwork", "ChipArithmetic", "LAVA_LOIHI",
-           "ExecutionResult", "emulate"]
+           "ExecutionResult", "emulate",
+           "run_lava", "BackendUnavailable", "representable_weight_range", "weight_sign_mode",
+           "check_lava_compatible",
+           "compile", "QuantizationError", "QuantizationWarning", "QuantizationReport",
+           "HardwareConfig", "ConfigError", "list_hardware", "load_hardware",
+           "effective_network", "effective_input", "effective_rates", "rate_model",
+           "load", "SerializationError"]
+

@@ -7,10 +7,30 @@ floor shift of summed input, the 6-bit activation shift, the truncating 12-bit
 current decay, 24-bit wrap of ``u``, saturation of ``v``, the strictly-greater
 threshold and the hard reset to zero. Trials are independent copies of the network,
 advanced in parallel (numba).
+
+Lava's numpy models also wrap at 32 bits where their arrays are ``int32`` (measured
+against lava-nc 0.10, see ``tests/test_emulator_lava.py``): Dense's output travels
+through an ``int32`` channel and LIF's ``a_in`` sums the splits in ``int32``; the
+6-bit activation shift and the addition to the decayed current are ``int32`` too.
+So, with :math:`w_{32}` the 32-bit two's complement wrap and :math:`A` the exact
+summed input of one step,
+
+.. math::
+
+    u \leftarrow \mathrm{wrap}_{24}\Big(w_{32}\big(\mathrm{decay}(u)
+          + w_{32}(w_{32}(A)\, 2^{6})\big)\Big),
+
+where :math:`\mathrm{wrap}_{24}` subtracts (adds) :math:`2^{24}` **once** when the value
+is above :math:`2^{23}` (at or below :math:`-2^{23}`), exactly like Lava: a sum beyond
+:math:`\pm 3 \cdot 2^{23}` is left outside the 24-bit range. These wraps only matter
+when :math:`|A| \ge 2^{17}` (u wrap) or :math:`|A| \ge 2^{25}` (int32 wrap). The
+voltage sum ``decay(v) + u + bias`` cannot reach :math:`2^{31}` (|u| stays below
+:math:`2^{31} - 2^{24}` after the wrap), so it needs no 32-bit wrap.
 """
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -19,6 +39,9 @@ import numpy as np
 from numba import njit, prange
 
 from .fixed_point import FixedPointNetwork
+
+LAVA_WORD_BITS = 32
+"""Width of the ``int32`` arrays of Lava's fixed-point models and channels."""
 
 
 @dataclass
@@ -130,10 +153,12 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
     delays = (np.zeros((fixed.n, fixed.n), np.int64) if fixed.delays is None
               else np.ascontiguousarray(fixed.delays, dtype=np.int64))
     start = time.perf_counter()
-    counts, raster = _emulate_kernel(
-        weights, exps, delays, fixed.max_delay, fixed.effective_bias.astype(np.int64),
-        fixed.threshold, ar.current_decay_factor(fixed.du), ar.voltage_decay_factor(fixed.dv),
-        ar.decay_bits, ar.activation_shift, ar.state_max, v_init, int(steps), record)
+    with _threads_at_most(trials):
+        counts, raster = _emulate_kernel(
+            weights, exps, delays, fixed.max_delay, fixed.effective_bias.astype(np.int64),
+            fixed.threshold, ar.current_decay_factor(fixed.du), ar.voltage_decay_factor(fixed.dv),
+            ar.decay_bits, ar.activation_shift, ar.state_max, LAVA_WORD_BITS, v_init, int(steps),
+            record)
     wall = time.perf_counter() - start
     return ExecutionResult(
         counts=counts, steps=int(steps), dt=fixed.dt, seed=used_seed, backend="emulator",
@@ -143,10 +168,30 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
                     "seed": used_seed})
 
 
+@contextmanager
+def _threads_at_most(trials: int):
+    """Run numba's parallel region on at most ``trials`` threads (trials are the
+    parallel loop). Idle workers are not free: with one trial on a loaded machine,
+    waiting for them made a 1 ms run take 20-35 ms."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(trials), previous)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
 @njit(cache=True, inline="always")
 def _shift(x, e):
     """Lava's weight-exponent shift: left for e > 0, arithmetic (floor) right otherwise."""
     return x << e if e > 0 else x >> (-e)
+
+
+@njit(cache=True, inline="always")
+def _wrap_word(x, bits):
+    """Two's complement wrap of ``x`` to ``bits`` bits (numpy ``int32`` overflow)."""
+    half = np.int64(1) << (bits - 1)
+    return ((x + half) & ((half << 1) - 1)) - half
 
 
 @njit(cache=True, inline="always")
@@ -159,7 +204,7 @@ def _decay(x, factor, bits):
 
 @njit(cache=True, parallel=True)
 def _emulate_kernel(weights, exps, delays, max_delay, bias, vth_eff, u_factor, v_factor,
-                    decay_bits, act_shift, state_max, v_init, steps, record):
+                    decay_bits, act_shift, state_max, word_bits, v_init, steps, record):
     n_splits, n, _ = weights.shape
     trials = v_init.shape[0]
     ring = max_delay + 2  # pending input for steps t+1 .. t+1+max_delay, plus the current
@@ -176,9 +221,11 @@ def _emulate_kernel(weights, exps, delays, max_delay, bias, vth_eff, u_factor, v
             slot = t % ring
             n_spiked = 0
             for i in range(n):
-                a = pending[slot, i]
+                # Lava: int32 channel / a_in sum, int32 shift, int32 add (module docstring)
+                a = _wrap_word(pending[slot, i], word_bits)
                 pending[slot, i] = 0
-                uu = _decay(u[i], u_factor, decay_bits) + (a << act_shift)
+                act = _wrap_word(a << act_shift, word_bits)
+                uu = _wrap_word(_decay(u[i], u_factor, decay_bits) + act, word_bits)
                 if uu > state_max:
                     uu -= 2 * state_max
                 elif uu <= -state_max:

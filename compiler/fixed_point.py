@@ -136,3 +136,16 @@ class FixedPointNetwork:
         (trials, N). The emulator and the Lava backend share this draw."""
         rng = np.random.default_rng(seed)
         return rng.integers(0, self.threshold, size=(trials, self.n), endpoint=True)
+
+    # ------------------------------------------------------------ reporting, files
+    def report(self):
+        """Per-parameter-group quantization statistics (:class:`compiler.QuantizationReport`:
+        a dict whose ``str()`` is a table); see :mod:`compiler.report`."""
+        from .report import build_report
+        return build_report(self)
+
+    def save(self, path) -> None:
+        """Write a versioned ``.npz`` atomically (:func:`compiler.serialize.save`);
+        read it back with :func:`compiler.load`."""
+        from .serialize import save
+        save(self, path)

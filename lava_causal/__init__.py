@@ -3,8 +3,9 @@ spiking network, simulated in float, compiled to Loihi fixed point and run on La
 from . import metrics, tasks
 from .network import build_network, mistune, signal_tracking_network
 from .problem import CausalProblem
+from .simulator import SimulationResult, simulate
 
 __version__ = "0.1.0"
 
 __all__ = ["CausalProblem", "build_network", "signal_tracking_network", "mistune",
-           "metrics", "tasks", "__version__"]
+           "metrics", "tasks", "simulate", "SimulationResult", "__version__"]

@@ -1,0 +1,353 @@
+r"""Hardware targets: one validated TOML file per chip in ``hw_configs/``.
+
+A :class:`HardwareConfig` holds every bit width, range and per-core limit the compiler
+uses, each a named field read from a file such as ``hw_configs/loihi2.toml`` (every
+value there carries a comment with its source). Adding a chip is adding a file.
+
+Schema (all keys required, unknown keys rejected)::
+
+    format_version = 1            name = "..."   description = "..."
+    lava_runnable = true|false    unverified = ["section.key", ...]
+    [weights]    mantissa_bits exponent_min exponent_max max_delay_steps dense_latency_steps
+    [bias]       mantissa_bits exponent_min exponent_max
+    [threshold]  mantissa_bits shift
+    [state]      current_bits voltage_bits activation_shift synaptic_input_bits
+    [decay]      bits current_offset voltage_offset
+    [core]       neurons_per_core cores_per_chip synapse_memory_bits input_axons_per_core
+                 output_axons_per_core threshold_profiles_per_core
+    [energy]     synaptic_op_pj neuron_update_pj
+
+Weight mantissas are unsigned magnitudes of ``mantissa_bits`` bits (Lava: 8, so
+``[0, 255]`` excitatory, ``[-255, 0]`` inhibitory, even values in ``[-256, 254]``
+mixed); the bias mantissa is signed (``mantissa_bits`` including the sign).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Tuple, Union
+
+import tomli
+
+from .arithmetic import ChipArithmetic
+
+HW_DIR = Path(__file__).resolve().parent.parent / "hw_configs"
+"""Directory searched for configs given by name (``"loihi2"`` -> ``hw_configs/loihi2.toml``)."""
+
+DEFAULT_HW = "loihi2"
+"""Target used when none is given."""
+
+CONFIG_FORMAT_VERSION = 1
+"""Newest config ``format_version`` this reader understands."""
+
+
+class ConfigError(ValueError):
+    """A hardware config is missing, unreadable, or has a missing, unknown or
+    out-of-range key. The message names the key and the file."""
+
+
+# (section, key, field name, type, minimum, maximum)
+_SCHEMA = (
+    ("weights", "mantissa_bits", "weight_mantissa_bits", int, 1, 24),
+    ("weights", "exponent_min", "weight_exponent_min", int, -16, 0),
+    ("weights", "exponent_max", "weight_exponent_max", int, 0, 16),
+    ("weights", "max_delay_steps", "max_delay_steps", int, 0, 1 << 16),
+    ("weights", "dense_latency_steps", "dense_latency_steps", int, 0, 16),
+    ("bias", "mantissa_bits", "bias_mantissa_bits", int, 2, 32),
+    ("bias", "exponent_min", "bias_exponent_min", int, 0, 16),
+    ("bias", "exponent_max", "bias_exponent_max", int, 0, 24),
+    ("threshold", "mantissa_bits", "threshold_mantissa_bits", int, 1, 31),
+    ("threshold", "shift", "threshold_shift", int, 0, 16),
+    ("state", "current_bits", "current_bits", int, 8, 32),
+    ("state", "voltage_bits", "voltage_bits", int, 8, 32),
+    ("state", "activation_shift", "activation_shift", int, 0, 16),
+    ("state", "synaptic_input_bits", "synaptic_input_bits", int, 1, 40),
+    ("decay", "bits", "decay_bits", int, 1, 24),
+    ("decay", "current_offset", "current_decay_offset", int, 0, 1),
+    ("decay", "voltage_offset", "voltage_decay_offset", int, 0, 1),
+    ("core", "neurons_per_core", "neurons_per_core", int, 1, 1 << 24),
+    ("core", "cores_per_chip", "cores_per_chip", int, 1, 1 << 20),
+    ("core", "synapse_memory_bits", "synapse_memory_bits", int, 1, 1 << 40),
+    ("core", "input_axons_per_core", "input_axons_per_core", int, 1, 1 << 24),
+    ("core", "output_axons_per_core", "output_axons_per_core", int, 1, 1 << 24),
+    ("core", "threshold_profiles_per_core", "threshold_profiles_per_core", int, 1, 1 << 16),
+    ("energy", "synaptic_op_pj", "synaptic_op_pj", float, 0.0, 1e6),
+    ("energy", "neuron_update_pj", "neuron_update_pj", float, 0.0, 1e6),
+)
+_TOP = ("format_version", "name", "description", "lava_runnable", "unverified")
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """A hardware target's constants (see the module docstring for the file schema).
+
+    Attributes
+    ----------
+    name, description : str
+    lava_runnable : bool
+        Whether Lava's ``fixed_pt`` models can run networks compiled for it.
+    weight_mantissa_bits : int
+        Magnitude bits of a weight mantissa (Lava ``Dense``: 8).
+    weight_exponent_min, weight_exponent_max : int
+        Range of a Dense process's ``weight_exp``.
+    max_delay_steps : int
+        Largest ``DelayDense`` delay (6-bit: 63).
+    dense_latency_steps : int
+        Steps a spike always takes to reach its targets (Dense: 1).
+    bias_mantissa_bits : int
+        Bits of the signed bias mantissa, sign included (13: -4096..4095).
+    bias_exponent_min, bias_exponent_max : int
+        Range of ``bias_exp`` (0..7).
+    threshold_mantissa_bits, threshold_shift : int
+        ``vth`` width (17) and its left shift (6).
+    current_bits, voltage_bits : int
+        Widths of ``u`` (wraps) and ``v`` (saturates), 24.
+    activation_shift : int
+        Left shift of the summed synaptic input entering ``u`` (6).
+    synaptic_input_bits : int
+        Magnitude bits of one step's summed synaptic input in ``u`` units (21).
+    decay_bits, current_decay_offset, voltage_decay_offset : int
+        12-bit decays; ``du + 1`` and ``dv + 0`` are the effective decays.
+    neurons_per_core, cores_per_chip, synapse_memory_bits, input_axons_per_core,
+    output_axons_per_core, threshold_profiles_per_core : int
+        Per-core and per-chip resources.
+    synaptic_op_pj, neuron_update_pj : float
+        Energy per synaptic operation and per neuron update, picojoules.
+    unverified : tuple of str
+        ``"section.key"`` names whose public figures are uncertain.
+    path : str
+        File the config was read from ("" when built in code).
+    """
+
+    name: str
+    description: str
+    lava_runnable: bool
+    weight_mantissa_bits: int
+    weight_exponent_min: int
+    weight_exponent_max: int
+    max_delay_steps: int
+    dense_latency_steps: int
+    bias_mantissa_bits: int
+    bias_exponent_min: int
+    bias_exponent_max: int
+    threshold_mantissa_bits: int
+    threshold_shift: int
+    current_bits: int
+    voltage_bits: int
+    activation_shift: int
+    synaptic_input_bits: int
+    decay_bits: int
+    current_decay_offset: int
+    voltage_decay_offset: int
+    neurons_per_core: int
+    cores_per_chip: int
+    synapse_memory_bits: int
+    input_axons_per_core: int
+    output_axons_per_core: int
+    threshold_profiles_per_core: int
+    synaptic_op_pj: float
+    neuron_update_pj: float
+    unverified: Tuple[str, ...] = ()
+    path: str = ""
+
+    # ------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, name_or_path: Union[str, os.PathLike, "HardwareConfig"] = DEFAULT_HW) -> "HardwareConfig":
+        """Read and validate a config.
+
+        Parameters
+        ----------
+        name_or_path : str or path-like or HardwareConfig
+            A name from :func:`list_hardware` (resolved in :data:`HW_DIR`), or a
+            path to a ``.toml`` file. A HardwareConfig is returned unchanged.
+
+        Raises
+        ------
+        ConfigError
+            Unknown name, missing or unreadable file, or a missing, unknown, mistyped
+            or out-of-range key (the message names the key and the file).
+        """
+        if isinstance(name_or_path, HardwareConfig):
+            return name_or_path
+        path = resolve_config_path(name_or_path)
+        try:
+            with open(path, "rb") as fh:
+                data = tomli.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"hardware config {str(path)!r} cannot be read: {exc}") from None
+        except tomli.TOMLDecodeError as exc:
+            raise ConfigError(f"hardware config {str(path)!r} is not valid TOML: {exc}") from None
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "<dict>") -> "HardwareConfig":
+        """Validate a parsed config (the TOML's nested tables). ``source`` names the
+        file in error messages."""
+        def fail(key, msg):
+            raise ConfigError(f"hardware config {source!r}: key {key!r} {msg}")
+
+        if not isinstance(data, dict):
+            raise ConfigError(f"hardware config {source!r}: top level must be a table")
+        sections = sorted({s for s, *_ in _SCHEMA})
+        for key in data:
+            if key not in _TOP and key not in sections:
+                fail(key, f"is unknown (allowed top-level keys: {list(_TOP) + sections})")
+        for key in _TOP:
+            if key not in data:
+                fail(key, "is missing")
+        version = data["format_version"]
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            fail("format_version", f"must be an integer >= 1, got {version!r}")
+        if version > CONFIG_FORMAT_VERSION:
+            fail("format_version", f"is {version}, newer than this reader supports "
+                                   f"({CONFIG_FORMAT_VERSION}); update lava-causal")
+        for key in ("name", "description"):
+            if not isinstance(data[key], str) or not data[key].strip():
+                fail(key, f"must be a non-empty string, got {data[key]!r}")
+        if not isinstance(data["lava_runnable"], bool):
+            fail("lava_runnable", f"must be true or false, got {data['lava_runnable']!r}")
+        values = {}
+        for section in sections:
+            table = data.get(section)
+            if table is None:
+                fail(section, "is missing (a [" + section + "] table is required)")
+            if not isinstance(table, dict):
+                fail(section, "must be a table")
+            known = {k for s, k, *_ in _SCHEMA if s == section}
+            for key in table:
+                if key not in known:
+                    fail(f"{section}.{key}", f"is unknown (allowed in [{section}]: {sorted(known)})")
+        for section, key, field_name, typ, lo, hi in _SCHEMA:
+            full = f"{section}.{key}"
+            if key not in data[section]:
+                fail(full, "is missing")
+            value = data[section][key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                fail(full, f"must be a number, got {value!r}")
+            if typ is int and not isinstance(value, int):
+                fail(full, f"must be an integer, got {value!r}")
+            if typ is float:
+                value = float(value)
+                if not math.isfinite(value):
+                    fail(full, f"must be finite, got {value!r}")
+            if not lo <= value <= hi:
+                fail(full, f"= {value!r} is out of range [{lo}, {hi}]")
+            values[field_name] = value
+        unverified = data["unverified"]
+        if not isinstance(unverified, list) or not all(isinstance(u, str) for u in unverified):
+            fail("unverified", "must be a list of 'section.key' strings")
+        known_keys = {f"{s}.{k}" for s, k, *_ in _SCHEMA}
+        for u in unverified:
+            if u not in known_keys:
+                fail("unverified", f"names {u!r}, which is not a config key")
+        # Cross-field consistency.
+        if values["weight_exponent_min"] > values["weight_exponent_max"]:
+            fail("weights.exponent_min", f"= {values['weight_exponent_min']} exceeds "
+                                         f"weights.exponent_max = {values['weight_exponent_max']}")
+        if values["bias_exponent_min"] > values["bias_exponent_max"]:
+            fail("bias.exponent_min", f"= {values['bias_exponent_min']} exceeds "
+                                      f"bias.exponent_max = {values['bias_exponent_max']}")
+        if values["current_bits"] != values["voltage_bits"]:
+            fail("state.voltage_bits", f"= {values['voltage_bits']} differs from state.current_bits = "
+                                       f"{values['current_bits']}; the emulator models one state width")
+        if values["synaptic_input_bits"] > values["current_bits"] - 1:
+            fail("state.synaptic_input_bits", f"= {values['synaptic_input_bits']} exceeds the magnitude "
+                                              f"bits of u (state.current_bits - 1 = {values['current_bits'] - 1})")
+        if values["threshold_mantissa_bits"] + values["threshold_shift"] > values["voltage_bits"]:
+            fail("threshold.mantissa_bits", f"+ threshold.shift = {values['threshold_mantissa_bits']} + "
+                                            f"{values['threshold_shift']} exceeds state.voltage_bits = "
+                                            f"{values['voltage_bits']}")
+        return cls(name=data["name"], description=data["description"],
+                   lava_runnable=data["lava_runnable"], unverified=tuple(unverified),
+                   path=source, **values)
+
+    # ------------------------------------------------------------ derived
+    @property
+    def arithmetic(self) -> ChipArithmetic:
+        """The neuron datapath (:class:`ChipArithmetic`) the emulator runs."""
+        return ChipArithmetic(state_bits=self.voltage_bits, decay_bits=self.decay_bits,
+                              current_decay_offset=self.current_decay_offset,
+                              voltage_decay_offset=self.voltage_decay_offset,
+                              activation_shift=self.activation_shift,
+                              threshold_shift=self.threshold_shift)
+
+    @property
+    def voltage_limit(self) -> int:
+        """Largest ``|v|``: :math:`2^{b_v - 1} - 1` (v saturates there)."""
+        return 2 ** (self.voltage_bits - 1) - 1
+
+    @property
+    def current_limit(self) -> int:
+        """Largest ``|u|`` before it wraps: :math:`2^{b_u - 1} - 1`."""
+        return 2 ** (self.current_bits - 1) - 1
+
+    @property
+    def synaptic_input_limit(self) -> int:
+        """Largest ``|sum of one step's synaptic input|`` in ``u`` units."""
+        return 2 ** self.synaptic_input_bits - 1
+
+    @property
+    def bias_mantissa_range(self) -> Tuple[int, int]:
+        """Signed bias mantissa range, e.g. (-4096, 4095)."""
+        return -(2 ** (self.bias_mantissa_bits - 1)), 2 ** (self.bias_mantissa_bits - 1) - 1
+
+    @property
+    def threshold_mantissa_max(self) -> int:
+        """Largest ``vth``: :math:`2^{b} - 1` (131071)."""
+        return 2 ** self.threshold_mantissa_bits - 1
+
+    @property
+    def decay_max(self) -> int:
+        """Largest ``du``/``dv``: :math:`2^{b} - 1` (4095)."""
+        return 2 ** self.decay_bits - 1
+
+    def is_unverified(self, key: str) -> bool:
+        """Whether ``"section.key"`` is marked unverified in the file."""
+        return key in self.unverified
+
+    def to_dict(self) -> dict:
+        """The config's fields as a flat dict (for provenance and serialization)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["unverified"] = list(self.unverified)
+        return out
+
+    @classmethod
+    def from_flat_dict(cls, d: dict) -> "HardwareConfig":
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d["unverified"] = tuple(d.get("unverified", ()))
+        return cls(**d)
+
+
+def resolve_config_path(name_or_path) -> Path:
+    """The file a name or path refers to (see :meth:`HardwareConfig.load`)."""
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise ConfigError(f"hw must be a config name {list_hardware()} or a path to a .toml "
+                          f"file, got {name_or_path!r}")
+    text = os.fspath(name_or_path)
+    looks_like_path = (text.endswith(".toml") or os.sep in text or "/" in text
+                       or isinstance(name_or_path, os.PathLike))
+    if looks_like_path:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"hardware config file {text!r} does not exist")
+        return path
+    path = HW_DIR / f"{text}.toml"
+    if not path.is_file():
+        raise ConfigError(f"unknown hardware {text!r}; available: {list_hardware()} "
+                          f"(in {str(HW_DIR)!r}), or give a path to a .toml file")
+    return path
+
+
+def list_hardware() -> list:
+    """Names of the configs in :data:`HW_DIR`, sorted (e.g. ``['loihi1', 'loihi2', 'wide16']``)."""
+    if not HW_DIR.is_dir():
+        return []
+    return sorted(p.stem for p in HW_DIR.glob("*.toml"))
+
+
+def load_hardware(name_or_path=DEFAULT_HW) -> HardwareConfig:
+    """Shorthand for :meth:`HardwareConfig.load`."""
+    return HardwareConfig.load(name_or_path)

@@ -1,0 +1,1 @@
+"""The SpikeCounter process: counts spikes inside the network (see ``process.py``)."""
