@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from .arithmetic import ChipArithmetic
+from .files import atomic_output
 from .fixed_point import FixedPointNetwork
 
 FORMAT_VERSION = 1
@@ -96,16 +96,8 @@ def save(fixed: FixedPointNetwork, path) -> None:
     if fixed.delays is not None:
         payload["delays"] = fixed.delays
     payload.update(arrays)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **payload)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as fh:
+        np.savez(fh, **payload)
 
 
 def load(path) -> FixedPointNetwork:

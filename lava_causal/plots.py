@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 import matplotlib
 
@@ -10,22 +9,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from compiler.files import atomic_output  # noqa: E402
+
 
 def save_figure(fig, path) -> str:
     """Save ``fig`` to ``path`` (format from the suffix) through a temporary file
     renamed into place; close the figure; return the absolute path."""
     path = os.path.abspath(os.fspath(path))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    suffix = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=os.path.dirname(path), prefix=".tmp-")
-    os.close(fd)
+    fmt = os.path.splitext(path)[1].lstrip(".") or "png"
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_output(path) as handle:
+            fig.savefig(handle, format=fmt, dpi=120, bbox_inches="tight")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

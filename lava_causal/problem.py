@@ -16,12 +16,13 @@ equivalently the energy :math:`E(r) = -\tfrac12 r^T J r - g^T r` with
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 import scipy.optimize
+
+from compiler.files import atomic_output
 
 
 def _check_scalar(name, value, *, minimum, strict=False):
@@ -196,18 +197,9 @@ class CausalProblem:
     def save(self, path) -> None:
         """Write an ``.npz`` with ``features``, ``observation``, ``alpha``, ``beta``,
         ``sigma``, atomically (a temporary file renamed into place)."""
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, features=self.features, observation=self.observation,
-                         alpha=self.alpha, beta=self.beta, sigma=self.sigma)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_output(path) as fh:
+            np.savez(fh, features=self.features, observation=self.observation,
+                     alpha=self.alpha, beta=self.beta, sigma=self.sigma)
 
     @classmethod
     def load(cls, path) -> "CausalProblem":

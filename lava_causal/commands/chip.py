@@ -1,0 +1,93 @@
+"""``compile`` (quantize a problem's network for a chip) and ``info`` (targets, support)."""
+from __future__ import annotations
+
+import compiler
+
+from ..network import build_network
+from ..solve import CHIP_DT
+from ._common import (add_hw_argument, load_problem, positive_float, positive_int, print_json,
+                      seed)
+
+ORDER = 10
+
+
+def cmd_compile(args):
+    """Compile the tuned network of a problem and print the quantization report."""
+    problem = load_problem(args.problem)
+    network = build_network(problem, tau_syn=args.tau_syn)
+    splits = args.weight_splits if args.weight_splits is not None else "auto"
+    fixed = compiler.compile(network, hw=args.hw, dt=args.dt, strict=args.strict,
+                             weight_bits=args.weight_bits, bias_bits=args.bias_bits,
+                             rounding=args.rounding, weight_splits=splits, seed=args.seed)
+    report = fixed.report()
+    if args.json:
+        print_json(report)
+    else:
+        print(report.table())
+    if args.output:
+        fixed.save(args.output)
+        if not args.json:
+            print(f"wrote the compiled network to {args.output} (read it with compiler.load)")
+
+
+def hardware_summary() -> list:
+    """One dict per config in ``hw_configs/``: name, description, key widths, whether
+    Lava's CPU models can run it, and which of its figures are unverified."""
+    rows = []
+    for name in compiler.list_hardware():
+        hw = compiler.load_hardware(name)
+        rows.append({"name": name, "description": hw.description,
+                     "weight_bits": hw.weight_mantissa_bits, "bias_bits": hw.bias_mantissa_bits,
+                     "voltage_bits": hw.voltage_bits, "lava_runnable": hw.lava_runnable,
+                     "unverified": list(hw.unverified)})
+    return rows
+
+
+def loihi_status() -> str:
+    """Whether Intel's lava-loihi is installed, in words."""
+    try:
+        return ("installed: --backend loihi2 runs on hardware" if compiler.lava_backend.loihi_available()
+                else "not installed: Loihi hardware needs Intel's lava-loihi (CPU simulation works)")
+    except compiler.BackendUnavailable as exc:
+        return f"lava-nc unavailable: {exc}"
+
+
+def cmd_info(args):
+    """List the hardware configs and whether Loihi support is installed."""
+    from ..provenance import versions
+
+    info = {"hardware": hardware_summary(), "loihi": loihi_status(),
+            "config_dir": str(compiler.hardware.HW_DIR), "versions": versions()}
+    if args.json:
+        print_json(info)
+        return
+    print(f"hardware configs in {info['config_dir']}:")
+    for row in info["hardware"]:
+        where = "Lava CPU + chip" if row["lava_runnable"] else "emulator only"
+        print(f"  {row['name']:<8} {row['weight_bits']:>2}-bit weights, {row['bias_bits']:>2}-bit bias, "
+              f"{row['voltage_bits']}-bit voltage; {where}; {len(row['unverified'])} unverified figures"
+              f"\n           {row['description']}")
+    print(f"Loihi support: {info['loihi']}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
+
+
+def register(sub):
+    p = sub.add_parser("compile", help="quantize a problem's network for a chip; print the report")
+    p.add_argument("problem")
+    add_hw_argument(p)
+    p.add_argument("--dt", type=positive_float("--dt"), default=CHIP_DT, help="seconds per chip step")
+    p.add_argument("--tau-syn", type=float, default=5e-3, help="synaptic time constant (s), 0 = delta")
+    p.add_argument("--weight-bits", type=positive_int("--weight-bits"), default=None)
+    p.add_argument("--bias-bits", type=positive_int("--bias-bits"), default=None)
+    p.add_argument("--weight-splits", type=positive_int("--weight-splits"), default=None,
+                   help="Dense processes per connection (default: auto)")
+    p.add_argument("--rounding", choices=["nearest", "stochastic"], default="nearest")
+    p.add_argument("--seed", type=seed, default=None)
+    p.add_argument("--strict", action="store_true", help="fail instead of clipping")
+    p.add_argument("-o", "--output", help="write the compiled network (.npz)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("info", help="list hardware configs and whether Loihi support is installed")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
