@@ -32,12 +32,12 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 import numba
+from _common import cpu_model, write_result
 from lava_causal import build_network, metrics, simulate, tasks
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "float_simulator.md")
@@ -122,30 +122,6 @@ def brian2_target():
         return "cython", ""
     except Exception as exc:  # compiler missing, cache dir not writable, ...
         return "numpy", f"Brian2 Cython target failed ({type(exc).__name__}: {exc}); fell back to 'numpy'"
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def write_atomically(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".md.tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def compare(ours, theirs, duration, label):
@@ -287,8 +263,7 @@ def main(argv=None):
             ("mode", "quick" if args.quick else "full")):
         emit(f"- {key}: {value}")
     if out_path:
-        write_atomically(out_path, "\n".join(lines) + "\n")
-        print(f"\nwrote {out_path}")
+        write_result(out_path, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

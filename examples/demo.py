@@ -1,40 +1,56 @@
 """The main job on the embedded default problem (what ``make demo`` runs).
 
-The paper's Fig. 2 discrimination task (N = M = 100, mu = 50 u_10): exact MAP, the
-tuned spiking network simulated in float, metrics, a spike raster and the
-error-versus-time plot (PNG).
+The paper's Fig. 2 discrimination task (N = M = 100, mu = 50 u_10):
+
+1. exact MAP (scipy NNLS, KKT-checked);
+2. the tuned spiking network simulated in float (dt = 0.01 ms, tau_s = 5 ms), with a
+   spike raster and the error-versus-time plot saved as PNG;
+3. the same network compiled for Loihi 2 (dt = 0.1 ms), run on the bit-exact emulator
+   (same trials and duration) and on Lava's CPU simulator (``fixed_pt`` models, one
+   trial), whose spike counts must equal the emulator's on that trial;
+4. float and chip metrics side by side.
 
     python examples/demo.py [--out DIR] [--duration S] [--trials K] [--seed S]
+                            [--lava-duration S] [--hw NAME]
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+import compiler
 from lava_causal import build_network, metrics, simulate, tasks
 from lava_causal.plots import cumulative_errors, plot_error_vs_time, plot_raster, save_figure
 from lava_causal.provenance import versions
 
-
-def float_run(problem, duration, trials, seed):
-    """Float simulation (dt = 0.01 ms, exponential synapses, tau_s = 5 ms)."""
-    network = build_network(problem, tau_syn=5e-3)
-    result = simulate(network, duration, dt=1e-5, trials=trials, seed=seed,
-                      record_spikes=True, window=0.02)
-    return result
+CHIP_DT = 1e-4
 
 
-def print_metrics(label, problem, rates, r_star):
-    m = metrics.all_metrics(problem, rates, r_star)
-    print(f"{label:<28}" + "  ".join(f"{k} {v:.4g}" for k, v in m.items()))
-    return m
+def metric_summary(problem, rates, r_star) -> dict:
+    """Mean and standard deviation over trials of every metric, from (trials, N) rates."""
+    per_trial = [metrics.all_metrics(problem, r, r_star) for r in np.atleast_2d(rates)]
+    return {key: (float(np.mean([m[key] for m in per_trial])), float(np.std([m[key] for m in per_trial])))
+            for key in per_trial[0]}
 
 
-def make_figure(problem, result, r_star, path):
+def print_side_by_side(columns: dict) -> None:
+    """One row per metric, one column per run: mean +/- spread over trials."""
+    names = list(columns)
+    print(f"{'metric':>20} " + " ".join(f"{n:>24}" for n in names))
+    for key in next(iter(columns.values())):
+        cells = []
+        for name in names:
+            mean, std = columns[name][key]
+            cells.append(f"{mean:>13.4g} +/- {std:<7.2g}")
+        print(f"{key:>20} " + " ".join(f"{c:>24}" for c in cells))
+
+
+def make_figure(result, r_star, path):
     fig, (ax_raster, ax_err) = plt.subplots(1, 2, figsize=(11, 4))
     times, ids = result.spikes[0]
     plot_raster(ax_raster, times, ids, highlight=np.flatnonzero(r_star > 0),
@@ -44,32 +60,67 @@ def make_figure(problem, result, r_star, path):
     return save_figure(fig, path)
 
 
+def float_part(problem, r_star, args):
+    network = build_network(problem, tau_syn=5e-3)
+    start = time.perf_counter()
+    result = simulate(network, args.duration, dt=1e-5, trials=args.trials, seed=args.seed,
+                      record_spikes=True, window=0.02)
+    print(f"\n[float] {args.trials} trials x {args.duration:g} s, dt = {result.dt:g} s, seed {result.seed}: "
+          f"{time.perf_counter() - start:.2f} s wall")
+    non_target = result.counts.sum(axis=1) - result.counts[:, tasks.TARGET]
+    print(f"  cause {tasks.TARGET}: {result.rates[:, tasks.TARGET].mean():.3f} Hz (r* {r_star[tasks.TARGET]:.3f}); "
+          f"spikes of the other 99 causes per trial: {non_target.mean():.1f}")
+    path = make_figure(result, r_star, os.path.join(args.out, "demo_float.png"))
+    print(f"  raster and error-versus-time plot: {path}")
+    return network, result
+
+
+def chip_part(network, args):
+    fixed = compiler.compile(network, hw=args.hw, dt=CHIP_DT)
+    print(f"\n[compile] {args.hw}, dt = {CHIP_DT:g} s\n{fixed.report().table()}")
+    steps = int(round(args.duration / CHIP_DT))
+    emulated = compiler.emulate(fixed, steps, trials=args.trials, seed=args.seed)
+    print(f"\n[emulator] {args.trials} trials x {steps} steps ({emulated.duration:g} s), seed {emulated.seed}: "
+          f"{emulated.wall_time:.3f} s wall")
+    lava_steps = int(round(args.lava_duration / CHIP_DT))
+    print(f"[lava fixed_pt] 1 trial x {lava_steps} steps on Lava's CPU simulator ...", flush=True)
+    on_lava = compiler.run_lava(fixed, lava_steps, tag="fixed_pt", seed=args.seed, trials=1)
+    check = compiler.emulate(fixed, lava_steps, trials=1, seed=args.seed)
+    same = bool(np.array_equal(on_lava.counts, check.counts))
+    print(f"  {on_lava.wall_time:.1f} s wall; spike counts identical to the emulator's: {same} "
+          f"({int(on_lava.counts.sum())} spikes)")
+    if not same:
+        raise SystemExit("error: Lava fixed_pt and the emulator disagree; please report this")
+    return emulated, on_lava
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="out", help="output folder")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds simulated")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of model time")
     parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--lava-duration", type=float, default=1.0,
+                        help="seconds of model time run on Lava (1 trial; Lava takes ~1.5 ms per step)")
+    parser.add_argument("--hw", default="loihi2")
     args = parser.parse_args(argv)
 
     problem = tasks.discrimination(seed=0)
     r_star = problem.map_estimate()
-    print(f"Fig. 2 discrimination task: M = {problem.n_inputs}, N = {problem.n_causes}, "
-          f"mu = 50 u_{tasks.TARGET}; MAP support {np.flatnonzero(r_star > 1e-9).tolist()}, "
-          f"r*[{tasks.TARGET}] = {r_star[tasks.TARGET]:.3f} Hz")
-    result = float_run(problem, args.duration, args.trials, args.seed)
-    print(f"float simulator: {args.trials} trials x {args.duration:g} s, dt = {result.dt:g} s, "
-          f"seed {result.seed}, versions {versions()}")
-    rates = result.rates
-    non_target = result.counts.sum(axis=1) - result.counts[:, tasks.TARGET]
-    print(f"mean rate of cause {tasks.TARGET}: {rates[:, tasks.TARGET].mean():.3f} Hz; "
-          f"non-target spikes per trial: {non_target.mean():.1f}")
-    per_trial = [metrics.all_metrics(problem, r, r_star) for r in rates]
-    for key in per_trial[0]:
-        vals = np.array([m[key] for m in per_trial])
-        print(f"  {key:>20}: {vals.mean():.4g} +/- {vals.std():.2g} (over trials)")
-    path = make_figure(problem, result, r_star, os.path.join(args.out, "demo_float.png"))
-    print(f"raster and error-versus-time plot: {path}")
+    print(f"Fig. 2 discrimination task: M = {problem.n_inputs}, N = {problem.n_causes}, mu = 50 u_{tasks.TARGET}; "
+          f"MAP support {np.flatnonzero(r_star > 1e-9).tolist()}, r*[{tasks.TARGET}] = {r_star[tasks.TARGET]:.3f} Hz, "
+          f"KKT residual {problem.kkt_residual(r_star):.1e}")
+    print(f"versions: {versions()}")
+
+    network, floating = float_part(problem, r_star, args)
+    emulated, on_lava = chip_part(network, args)
+
+    print(f"\nMAP accuracy, mean +/- std over trials (relative_error = ||r - r*|| / ||r*||):")
+    print_side_by_side({
+        f"float {args.trials}x{args.duration:g}s": metric_summary(problem, floating.rates, r_star),
+        f"{args.hw} emu {args.trials}x{args.duration:g}s": metric_summary(problem, emulated.rates, r_star),
+        f"{args.hw} Lava 1x{on_lava.duration:g}s": metric_summary(problem, on_lava.rates, r_star),
+    })
     return 0
 
 

@@ -68,3 +68,30 @@ def solve_problem(problem: CausalProblem, backend="float", **options) -> dict:
     report.update(info)
     report["versions"] = versions()
     return report
+
+
+def paired_rates(network, fixed, duration: float, trials: int, seed=None, float_dt: float = FLOAT_DT):
+    r"""Float and chip rates from the *same* initial states, trial by trial.
+
+    Initial states are drawn once in folded units, :math:`x_0 \sim U[0, 1]^N` per trial,
+    and mapped to each side: :math:`V_0 = H + x_0 D` for the float network (reset
+    potential H, reset depth D) and :math:`v_0 = \mathrm{round}(x_0 S)` for the chip
+    (threshold S). Pairing removes the initial-voltage variance from float-versus-chip
+    differences. Use a ``seed`` unrelated to the problem's own (``tasks.*(seed=0)``
+    draws its features from ``default_rng(0)``).
+
+    Returns
+    -------
+    float_rates, chip_rates : ndarray, shape (trials, N)
+        Rates in Hz from :func:`lava_causal.simulate` (step ``float_dt``) and
+        :func:`compiler.emulate` (``round(duration / fixed.dt)`` steps).
+    """
+    import compiler
+    from .simulator import simulate
+
+    x0 = np.random.default_rng(seed).random((trials, network.n))
+    v_float = network.reset_potential + x0 * network.reset
+    float_rates = simulate(network, duration, dt=float_dt, trials=trials, v0=v_float).rates
+    steps = int(round(duration / fixed.dt))
+    chip = compiler.emulate(fixed, steps, trials=trials, v0=np.round(x0 * fixed.threshold).astype(np.int64))
+    return float_rates, chip.rates

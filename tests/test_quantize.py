@@ -19,7 +19,7 @@ from compiler.corrections import current_truncation_deficit, reset_overshoot_bia
 from compiler.encoding import WeightFormat, encode_bias, encode_weights, mantissa_range
 from compiler.hardware import HW_DIR, HardwareConfig
 from lava_causal import build_network, tasks
-from lava_causal.simulator import simulate
+from lava_causal.solve import paired_rates
 
 DT = 1e-4
 V0_SEED = 20240611
@@ -51,15 +51,11 @@ def assert_chip_ranges(fixed, hw="loihi2"):
 def paired_errors(problem, network, fixed, duration, trials):
     """Per-trial relative rate errors of float and chip from the same initial state."""
     r_star = problem.map_estimate()
-    x0 = np.random.default_rng(V0_SEED).random((trials, network.n))
-    v_float = network.reset_potential + x0 * network.reset
-    float_rates = simulate(network, duration, dt=DT, trials=trials, v0=v_float).rates
-    steps = int(round(duration / fixed.dt))
-    chip = compiler.emulate(fixed, steps, trials=trials, v0=np.round(x0 * fixed.threshold).astype(np.int64))
+    float_rates, chip_rates = paired_rates(network, fixed, duration, trials, seed=V0_SEED, float_dt=DT)
     norm = np.linalg.norm(r_star)
     ef = np.linalg.norm(float_rates - r_star, axis=1) / norm
-    ec = np.linalg.norm(chip.rates - r_star, axis=1) / norm
-    return ef, ec, chip.rates
+    ec = np.linalg.norm(chip_rates - r_star, axis=1) / norm
+    return ef, ec, chip_rates
 
 
 def compile_quiet(network, **kw):

@@ -1,0 +1,136 @@
+"""The ``lava-causal`` command: outputs, JSON keys, and one-line exit-2 errors."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import compiler
+from lava_causal import CausalProblem, tasks
+from lava_causal.cli import main
+
+JSON_KEYS = {"rates", "map", "relative_error", "angular_error_deg", "percent_error", "backend",
+             "duration", "seed", "versions", "hw", "dt", "steps"}
+
+
+@pytest.fixture(scope="module")
+def problem_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "disc.npz"
+    assert main(["task", "discrimination", "--seed", "3", "-o", str(path)]) == 0
+    return path
+
+
+def run_json(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_task_writes_the_same_problem_as_the_api(problem_file):
+    loaded = CausalProblem.load(problem_file)
+    expected = tasks.discrimination(3)
+    np.testing.assert_array_equal(loaded.features, expected.features)
+    np.testing.assert_array_equal(loaded.observation, expected.observation)
+
+
+def test_solve_float_json_has_the_promised_keys_and_true_metrics(capsys, problem_file):
+    out = run_json(capsys, ["solve", str(problem_file), "--duration", "1", "--seed", "5", "--json"])
+    assert JSON_KEYS <= set(out)
+    assert out["backend"] == "float" and out["seed"] == 5 and out["hw"] is None
+    problem = CausalProblem.load(problem_file)
+    np.testing.assert_allclose(out["map"], problem.map_estimate(), rtol=1e-12)
+    rates, r_star = np.array(out["rates"]), np.array(out["map"])
+    assert out["relative_error"] == pytest.approx(np.linalg.norm(rates - r_star) / np.linalg.norm(r_star))
+    assert out["relative_error"] < 0.1
+
+
+def test_solve_emulator_json_reports_chip_settings_and_is_reproducible(capsys, problem_file):
+    argv = ["solve", str(problem_file), "--backend", "emulator", "--duration", "0.5", "--dt", "2e-4",
+            "--seed", "9", "--json"]
+    first, second = run_json(capsys, argv), run_json(capsys, argv)
+    assert first["hw"] == "loihi2" and first["dt"] == 2e-4 and first["steps"] == 2500
+    assert first["rates"] == second["rates"]
+    assert first["relative_error"] < 0.2
+
+
+def test_compile_prints_the_report_and_writes_a_loadable_network(capsys, tmp_path, problem_file):
+    out_path = tmp_path / "net.npz"
+    assert main(["compile", str(problem_file), "--hw", "loihi2", "-o", str(out_path)]) == 0
+    text = capsys.readouterr().out
+    assert "Quantization report" in text and "weights" in text and str(out_path) in text
+    fixed = compiler.load(out_path)
+    assert fixed.hw_name == "loihi2" and fixed.n == 100
+
+
+def test_compile_json_and_weight_bit_override(capsys, problem_file):
+    report = run_json(capsys, ["compile", str(problem_file), "--weight-bits", "4",
+                               "--weight-splits", "1", "--json"])
+    coarse = report["weights"]["max_rel_error"]
+    report8 = run_json(capsys, ["compile", str(problem_file), "--weight-splits", "1", "--json"])
+    assert coarse > 4 * report8["weights"]["max_rel_error"]
+
+
+def test_info_lists_every_config_and_loihi_status(capsys):
+    info = run_json(capsys, ["info", "--json"])
+    assert [row["name"] for row in info["hardware"]] == compiler.list_hardware()
+    assert {"loihi1", "loihi2"} <= {row["name"] for row in info["hardware"]}
+    assert "lava-loihi" in info["loihi"] or "installed" in info["loihi"]
+
+
+def bad_problem(tmp_path, **arrays):
+    path = tmp_path / "bad.npz"
+    base = {"features": np.eye(3), "observation": np.ones(3)}
+    base.update(arrays)
+    np.savez(path, **base)
+    return str(path)
+
+
+@pytest.mark.parametrize("make_argv, fragment", [
+    (lambda t, p: ["solve", str(t / "missing.npz")], "does not exist"),
+    (lambda t, p: ["solve", _write(t / "junk.npz", b"not a zip")], "junk.npz"),
+    (lambda t, p: ["solve", bad_problem(t, observation=np.array([1.0, np.nan, 1.0]))], "observation"),
+    (lambda t, p: ["solve", bad_problem(t, observation=np.ones(4))], "observation"),
+    (lambda t, p: ["solve", bad_problem(t, alpha=-1.0)], "alpha"),
+    (lambda t, p: ["solve", str(p), "--duration", "-1"], "--duration"),
+    (lambda t, p: ["solve", str(p), "--duration", "nan"], "--duration"),
+    (lambda t, p: ["solve", str(p), "--trials", "0"], "--trials"),
+    (lambda t, p: ["solve", str(p), "--seed", "-3"], "--seed"),
+    (lambda t, p: ["solve", str(p), "--backend", "gpu"], "--backend"),
+    (lambda t, p: ["solve", str(p), "--backend", "emulator", "--hw", "loihi9"], "loihi9"),
+    (lambda t, p: ["solve", str(p), "--backend", "emulator", "--duration", "1e-6"], "step"),
+    (lambda t, p: ["compile", str(p), "--hw", str(t / "nope.toml")], "nope.toml"),
+    (lambda t, p: ["task", "nosuchtask", "-o", str(t / "x.npz")], "nosuchtask"),
+    (lambda t, p: ["task", "mixture", "-o", _write(t / "file", b"") + "/x.npz"], "file"),
+    (lambda t, p: [], "COMMAND"),
+])
+def test_user_errors_exit_2_with_one_line(capsys, tmp_path, problem_file, make_argv, fragment):
+    assert main(make_argv(tmp_path, problem_file)) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert fragment in lines[0]
+    assert "Traceback" not in captured.err
+
+
+def test_strict_compile_that_cannot_fit_exits_2(capsys, tmp_path):
+    # causes with nearly parallel features: huge, nearly cancelling weights beside tiny ones
+    rng = np.random.default_rng(0)
+    features = np.abs(rng.normal(size=(4, 6))) + 1e-6
+    features[:, 1] = features[:, 0] * 1e4
+    path = tmp_path / "wide.npz"
+    CausalProblem(features, np.ones(4)).save(path)
+    status = main(["compile", str(path), "--strict", "--weight-bits", "2", "--weight-splits", "1",
+                   "--bias-bits", "2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and err[0].startswith("error: ")
+
+
+def test_console_script_runs_as_a_process(tmp_path, problem_file):
+    proc = subprocess.run([sys.executable, "-m", "lava_causal.cli", "solve", str(tmp_path / "x.npz")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return str(path)
