@@ -45,6 +45,8 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(VPY) -m pip install -q -e '.[bench]'
 	$(VPY) benchmarks/float_simulator.py
+	$(VPY) benchmarks/emulator_vs_lava.py
+	$(VPY) benchmarks/chip_accuracy.py
 
 clean:
 	rm -rf $(VENV) $(OUT) *.egg-info
