@@ -39,13 +39,14 @@ import numpy as np
 from numba import njit, prange
 
 from .fixed_point import FixedPointNetwork
+from .results import RatesFromCounts
 
 LAVA_WORD_BITS = 32
 """Width of the ``int32`` arrays of Lava's fixed-point models and channels."""
 
 
 @dataclass
-class ExecutionResult:
+class ExecutionResult(RatesFromCounts):
     """Spike counts of a fixed-point run (emulator or Lava).
 
     Attributes
@@ -84,16 +85,6 @@ class ExecutionResult:
     def duration(self) -> float:
         """Model time covered, ``steps * dt`` seconds."""
         return self.steps * self.dt
-
-    @property
-    def rates(self) -> np.ndarray:
-        """Firing rates in Hz, shape (trials, N)."""
-        return self.counts / self.duration
-
-    @property
-    def mean_rates(self) -> np.ndarray:
-        """Rates averaged over trials, shape (N,)."""
-        return self.rates.mean(axis=0)
 
 
 def resolve_initial_voltages(fixed: FixedPointNetwork, trials: int, seed, v0):

@@ -1,9 +1,13 @@
-"""Atomic file output: nothing half-written is ever left under the final name."""
+"""File input and output: atomic writes (nothing half-written is ever left under the
+final name) and ``.npz`` reads that fail with one clear error."""
 from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from contextlib import contextmanager
+
+import numpy as np
 
 
 @contextmanager
@@ -37,3 +41,26 @@ def atomic_output(path, mode="wb"):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def read_npz(path, what: str, error=ValueError) -> dict:
+    """All arrays of an ``.npz`` file, loaded without pickle.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    what : str
+        What the file should hold, for messages (e.g. ``"problem"``).
+    error : type
+        Exception class raised, with the file named, when the file is missing or is
+        not a readable ``.npz`` (corrupt, truncated, pickled objects).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise error(f"{what} file {path!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise error(f"{what} file {path!r} is corrupt or not a readable .npz "
+                    f"({type(exc).__name__}: {exc})") from None

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 
 import numpy as np
 
 from .arithmetic import ChipArithmetic
-from .files import atomic_output
+from .files import atomic_output, read_npz
 from .fixed_point import FixedPointNetwork
 
 FORMAT_VERSION = 1
@@ -110,14 +109,7 @@ def load(path) -> FixedPointNetwork:
         newer than :data:`FORMAT_VERSION`.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise SerializationError(f"compiled network file {path!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            contents = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise SerializationError(f"compiled network file {path!r} is corrupt or not an .npz "
-                                 f"({type(exc).__name__}: {exc})") from None
+    contents = read_npz(path, "compiled network", SerializationError)
     if "header" not in contents:
         raise SerializationError(f"{path!r} is not a compiled network file (no header)")
     try:

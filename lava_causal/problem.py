@@ -22,7 +22,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from compiler.files import atomic_output
+from compiler.files import atomic_output, read_npz
 
 
 def _check_scalar(name, value, *, minimum, strict=False):
@@ -207,13 +207,7 @@ class CausalProblem:
         optional). Raises ``ValueError`` naming the file for a missing, corrupt or
         incomplete file."""
         path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise ValueError(f"problem file {path!r} does not exist")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                contents = {k: data[k] for k in data.files}
-        except Exception as exc:  # zipfile / pickle / format errors
-            raise ValueError(f"problem file {path!r} is not a readable .npz ({type(exc).__name__}: {exc})") from None
+        contents = read_npz(path, "problem")
         missing = [k for k in ("features", "observation") if k not in contents]
         if missing:
             raise ValueError(f"problem file {path!r} lacks array(s) {missing}")

@@ -99,6 +99,7 @@ import numpy as np
 from numba import njit
 
 from compiler import IFNetwork
+from compiler.results import RatesFromCounts
 
 DEFAULT_MAX_CASCADE = 100
 """Default bound on spike rounds per step for zero-delay delta synapses."""
@@ -310,7 +311,7 @@ def _simulate_trial(v0, w_t, d_t, bias, theta, depth, hard_reset, inv_tm, inv_ts
 
 # --------------------------------------------------------------------- result
 @dataclass(frozen=True, eq=False)
-class SimulationResult:
+class SimulationResult(RatesFromCounts):
     """Spike counts (and optionally spikes) of a float simulation.
 
     Attributes
@@ -370,16 +371,6 @@ class SimulationResult:
     def n_steps(self) -> int:
         """Number of simulated steps."""
         return int(round(self.duration / self.dt))
-
-    @property
-    def rates(self) -> np.ndarray:
-        """Firing rates in Hz, ``counts / duration``, shape (trials, N)."""
-        return self.counts / self.duration
-
-    @property
-    def mean_rates(self) -> np.ndarray:
-        """Rates averaged over trials, shape (N,)."""
-        return self.rates.mean(axis=0)
 
     def spike_trains(self, trial: int = 0) -> List[np.ndarray]:
         """Spike times (s) of each neuron in one trial, a list of N arrays (e.g. for

@@ -103,7 +103,7 @@ def test_load_errors_are_clear(tmp_path):
         CausalProblem.load(tmp_path / "missing.npz")
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="not a readable"):
+    with pytest.raises(ValueError, match="not a readable .npz"):
         CausalProblem.load(bad)
     partial = tmp_path / "partial.npz"
     np.savez(partial, features=np.eye(2))
