@@ -4,8 +4,12 @@ from . import metrics, tasks
 from .network import build_network, mistune, signal_tracking_network
 from .problem import CausalProblem
 from .simulator import SimulationResult, simulate
+from .budget import ErrorBudget, error_budget
+from .sweep import Recommendation, SweepResult, recommend, sweep
 
 __version__ = "0.1.0"
 
 __all__ = ["CausalProblem", "build_network", "signal_tracking_network", "mistune",
-           "metrics", "tasks", "simulate", "SimulationResult", "__version__"]
+           "metrics", "tasks", "simulate", "SimulationResult",
+           "error_budget", "ErrorBudget", "sweep", "SweepResult", "recommend", "Recommendation",
+           "__version__"]

@@ -1,0 +1,212 @@
+r"""A float model of the chip in which each source of error can be switched on alone.
+
+The error budget (:mod:`lava_causal.budget`) needs the network run at the chip's step
+with the chip's semantics, but with real numbers, so that weight quantization, bias
+quantization, the hard reset and so on can be added one at a time. This module is that
+model. It works in folded units (:mod:`compiler.fold`: threshold 1, reset 0), one step
+of length :math:`\Delta t`:
+
+.. math::
+
+    u_i &\leftarrow (1 - d)\, u_i + d \sum_j W_{ij}\, s_j(t - 1 - \ell_{ij}) \\
+    x_i &\leftarrow (1 - d_v)\, x_i + u_i + b_i \Delta t + \sigma_i \sqrt{\Delta t}\, \xi \\
+    s_i(t) &= [x_i > 1], \quad x_i \leftarrow x_i - 1 \text{ (subtractive) or } 0 \text{ (hard)}
+
+which is the emulator's update (:func:`compiler.emulate`) without integers: Dense's
+one-step latency plus the compiled extra delays :math:`\ell_{ij}`, a current that
+decays geometrically and delivers a spike's total charge :math:`W_{ij}` (in
+thresholds), strictly-greater threshold. With ``saturate`` the voltage is clipped at
+:math:`\pm(2^{23} - 1)/S` and the current wraps at :math:`\pm 2^{23}/S` (S: the chip's
+threshold in voltage units), as the 24-bit registers do.
+
+:class:`StageIngredients` holds both versions (float and quantized) of every ingredient,
+read from the source network and its :class:`compiler.FixedPointNetwork`;
+:class:`ChipEffects` says which quantized ones to use.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numba import njit, prange
+
+import compiler
+from compiler.effective import effective_input
+from compiler.fold import fold
+
+
+@dataclass(frozen=True)
+class ChipEffects:
+    """Which chip effects :func:`run_staged` applies (all off: the float network at
+    the chip's step and latency, subtractive reset)."""
+
+    hard_reset: bool = False
+    weights: bool = False
+    bias: bool = False
+    threshold_and_decay: bool = False
+    saturation: bool = False
+
+    def with_(self, **changes) -> "ChipEffects":
+        """A copy with some effects switched."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, eq=False)
+class StageIngredients:
+    r"""Float and quantized ingredients of one network, in folded units.
+
+    Attributes
+    ----------
+    weights_float, weights_chip : ndarray (N, N)
+        Total charge per spike :math:`W'_{ij}` (thresholds): the folded float weights
+        and what the chip integers deliver, :math:`A_{ij} 2^6 / (d_q S)`.
+    bias_float, bias_chip : ndarray (N,)
+        Drive :math:`b'_i` (thresholds per second), float and chip (the chip's bias
+        integers without the compiler's decay-truncation correction, which only the
+        integer arithmetic needs).
+    reset_correction : ndarray (N,)
+        The compiler's hard-reset compensation (thresholds per second), added with
+        ``hard_reset`` when the chip bias is not yet used.
+    decay_float, decay_chip : float
+        Fraction :math:`d` of the current removed per step: :math:`1 - e^{-\Delta t/\tau_s}`
+        and :math:`(\delta_u + 1)/2^{12}` (1 for delta synapses).
+    leak_float, leak_chip : float
+        Voltage decay per step, likewise (0 without leak).
+    delays : ndarray (N, N) of int
+        Extra steps beyond Dense's one-step latency (the compiled delays).
+    scale : int
+        The chip's threshold S in voltage units.
+    state_max : int
+        :math:`2^{23}`: the 24-bit register bound.
+    dt : float
+    """
+
+    weights_float: np.ndarray
+    weights_chip: np.ndarray
+    bias_float: np.ndarray
+    bias_chip: np.ndarray
+    reset_correction: np.ndarray
+    decay_float: float
+    decay_chip: float
+    leak_float: float
+    leak_chip: float
+    delays: np.ndarray
+    scale: int
+    state_max: int
+    dt: float
+
+    @classmethod
+    def from_compiled(cls, network: compiler.IFNetwork, fixed: compiler.FixedPointNetwork) -> "StageIngredients":
+        """Read both versions from ``network`` and its compile ``fixed``."""
+        folded = fold(network)
+        ar = fixed.arithmetic
+        s = float(fixed.threshold)
+        dt = fixed.dt
+        unity = float(ar.decay_unity)
+        decay_chip = 1.0 - ar.current_decay_factor(fixed.du) / unity
+        decay_float = 1.0 if network.tau_syn == 0 else -math.expm1(-dt / network.tau_syn)
+        leak_chip = 1.0 - ar.voltage_decay_factor(fixed.dv) / unity
+        leak_float = 0.0 if network.leak_tau is None else -math.expm1(-dt / network.leak_tau)
+        weights_chip = effective_input(fixed) * 2.0 ** ar.activation_shift / (decay_chip * s)
+        corrections = (fixed.info or {}).get("corrections", {})
+        truncation = np.asarray(corrections.get("truncation") if corrections.get("truncation") is not None
+                                else np.zeros(fixed.n), float)
+        reset = np.asarray(corrections.get("reset") if corrections.get("reset") is not None
+                           else np.zeros(fixed.n), float)
+        bias_chip = (fixed.effective_bias - truncation) / (s * dt)
+        bias_float = np.array(folded.bias, float)
+        delays = (np.zeros((fixed.n, fixed.n), np.int64) if fixed.delays is None
+                  else np.asarray(fixed.delays, np.int64))
+        return cls(weights_float=np.array(folded.weights, float), weights_chip=weights_chip,
+                   bias_float=bias_float, bias_chip=bias_chip, reset_correction=reset / (s * dt),
+                   decay_float=decay_float, decay_chip=decay_chip, leak_float=leak_float,
+                   leak_chip=leak_chip, delays=delays, scale=int(fixed.threshold),
+                   state_max=int(ar.state_max), dt=dt)
+
+    def parameters(self, effects: ChipEffects):
+        """(weights, bias, decay, leak) that ``effects`` selects."""
+        weights = self.weights_chip if effects.weights else self.weights_float
+        if effects.bias:
+            bias = self.bias_chip
+        else:
+            bias = self.bias_float + (self.reset_correction if effects.hard_reset else 0.0)
+        if effects.threshold_and_decay:
+            return weights, bias, self.decay_chip, self.leak_chip
+        return weights, bias, self.decay_float, self.leak_float
+
+
+def run_staged(ingredients: StageIngredients, effects: ChipEffects, x0: np.ndarray, steps: int,
+               noise_std=0.0, noise_seed: int = 0) -> np.ndarray:
+    """Spike counts, shape (trials, N), of the model of the module docstring.
+
+    Parameters
+    ----------
+    ingredients : StageIngredients
+    effects : ChipEffects
+    x0 : ndarray (trials, N)
+        Initial folded voltages (0 = reset, 1 = threshold).
+    steps : int
+        Steps of ``ingredients.dt``.
+    noise_std : float or ndarray (N,)
+        Folded white-noise amplitude :math:`\\sigma_i` (thresholds per square-root
+        second); 0 for none.
+    noise_seed : int
+        Seed of the noise; trial k uses ``noise_seed + k``.
+    """
+    weights, bias, decay, leak = ingredients.parameters(effects)
+    x0 = np.ascontiguousarray(x0, float)
+    noise = np.broadcast_to(np.asarray(noise_std, float), (x0.shape[1],)) * math.sqrt(ingredients.dt)
+    s = float(ingredients.scale)
+    return _staged_kernel(np.ascontiguousarray(weights * decay), ingredients.delays,
+                          int(ingredients.delays.max(initial=0)), np.ascontiguousarray(bias * ingredients.dt),
+                          1.0 - decay, 1.0 - leak, bool(effects.hard_reset), bool(effects.saturation),
+                          (ingredients.state_max - 1) / s, ingredients.state_max / s,
+                          np.ascontiguousarray(noise), int(noise_seed), x0, int(steps))
+
+
+@njit(cache=True, parallel=True)
+def _staged_kernel(w_in, delays, max_delay, bias_step, u_keep, x_keep, hard_reset, saturate,
+                   x_limit, u_limit, noise, noise_seed, x0, steps):
+    trials, n = x0.shape
+    ring = max_delay + 2
+    counts = np.zeros((trials, n), np.int64)
+    noisy = np.any(noise > 0.0)
+    for tr in prange(trials):
+        if noisy:
+            np.random.seed(noise_seed + tr)
+        u = np.zeros(n)
+        x = x0[tr].copy()
+        pending = np.zeros((ring, n))
+        spiked = np.zeros(n, np.int64)
+        for t in range(steps):
+            slot = t % ring
+            n_spiked = 0
+            for i in range(n):
+                uu = u[i] * u_keep + pending[slot, i]
+                pending[slot, i] = 0.0
+                if saturate:
+                    if uu > u_limit:
+                        uu -= 2.0 * u_limit
+                    elif uu <= -u_limit:
+                        uu += 2.0 * u_limit
+                u[i] = uu
+                xx = x[i] * x_keep + uu + bias_step[i]
+                if noisy:
+                    xx += noise[i] * np.random.standard_normal()
+                if saturate:
+                    if xx > x_limit:
+                        xx = x_limit
+                    elif xx < -x_limit:
+                        xx = -x_limit
+                if xx > 1.0:
+                    xx = 0.0 if hard_reset else xx - 1.0
+                    spiked[n_spiked] = i
+                    n_spiked += 1
+                    counts[tr, i] += 1
+                x[i] = xx
+            for s in range(n_spiked):
+                j = spiked[s]
+                for i in range(n):
+                    pending[(t + 1 + delays[i, j]) % ring, i] += w_in[i, j]
+    return counts
