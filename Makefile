@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(VPY) benchmarks/float_simulator.py
 	$(VPY) benchmarks/emulator_vs_lava.py
 	$(VPY) benchmarks/chip_accuracy.py
+	$(VPY) benchmarks/error_budget.py
 
 clean:
 	rm -rf $(VENV) $(OUT) *.egg-info

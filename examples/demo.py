@@ -8,7 +8,9 @@ The paper's Fig. 2 discrimination task (N = M = 100, mu = 50 u_10):
 3. the same network compiled for Loihi 2 (dt = 0.1 ms), run on the bit-exact emulator
    (same trials and duration) and on Lava's CPU simulator (``fixed_pt`` models, one
    trial), whose spike counts must equal the emulator's on that trial;
-4. float and chip metrics side by side.
+4. float and chip metrics side by side;
+5. the error budget of the chip run (which chip effect costs how much accuracy) and
+   its waterfall chart (PNG).
 
     python examples/demo.py [--out DIR] [--duration S] [--trials K] [--seed S]
                             [--lava-duration S] [--hw NAME]
@@ -24,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import compiler
-from lava_causal import build_network, metrics, simulate, tasks
+from lava_causal import build_network, error_budget, metrics, simulate, tasks
 from lava_causal.plots import cumulative_errors, plot_error_vs_time, plot_raster, save_figure
 from lava_causal.provenance import versions
 
@@ -126,6 +128,12 @@ def main(argv=None):
             column.pop("objective_gap")
         print("(objective_gap left out: it is relative to L(r*), which is 0 on this noiseless task)")
     print_side_by_side(columns)
+
+    print()
+    budget = error_budget(problem, hw=args.hw, dt=CHIP_DT, duration=args.duration, trials=args.trials,
+                          seed=args.seed, name="Fig. 2 discrimination")
+    print(budget.table())
+    print(f"waterfall chart: {budget.plot(os.path.join(args.out, 'demo_budget.png'))}")
     return 0
 
 
