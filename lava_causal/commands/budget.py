@@ -32,6 +32,14 @@ def _compile_options(args) -> dict:
     return options
 
 
+def _show(result, args, plot_name):
+    """Print ``result`` (table or JSON) and draw its plot when ``--plot`` was given."""
+    path = result.plot(args.plot) if args.plot else None
+    print_json(result.to_dict()) if args.json else print(result.table())
+    if path and not args.json:
+        print(f"{plot_name}: {path}")
+
+
 def cmd_budget(args):
     """Print the error budget of a problem on a chip."""
     problem = load_problem(args.problem)
@@ -40,11 +48,7 @@ def cmd_budget(args):
                           seed=args.seed, mistune=mistune, noise_std=args.noise,
                           confirm_on_lava=args.confirm_on_lava, name=os.path.basename(args.problem),
                           **_compile_options(args))
-    if args.plot:
-        path = budget.plot(args.plot)
-    print_json(budget.to_dict()) if args.json else print(budget.table())
-    if args.plot and not args.json:
-        print(f"waterfall chart: {path}")
+    _show(budget, args, "waterfall chart")
 
 
 def cmd_sweep(args):
@@ -55,11 +59,7 @@ def cmd_sweep(args):
     result = sweep(problem, args.param, args.values, hw=args.hw, dt=args.dt, duration=args.duration,
                    trials=args.trials, seed=args.seed, n_jobs=args.jobs, progress=not args.json,
                    name=os.path.basename(args.problem), **options)
-    if args.plot:
-        path = result.plot(args.plot)
-    print_json(result.to_dict()) if args.json else print(result.table())
-    if args.plot and not args.json:
-        print(f"sweep plot: {path}")
+    _show(result, args, "sweep plot")
 
 
 def cmd_recommend(args):
