@@ -39,7 +39,7 @@ def shuffled(counts, rng, across: str):
 
 
 def run(out, quick=False, seed=0, progress=True) -> dict:
-    trials, duration = (4, 2.0) if quick else (10, 10.0)
+    trials, duration = (4, 1.0) if quick else (10, 10.0)
     output = Output(out, NAME, quick, seed)
     output.settings.update(trials=trials, duration=duration, bin=BIN, variances=VARIANCES)
     problem = raised_cosine_problem()
