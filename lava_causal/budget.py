@@ -143,14 +143,14 @@ class ErrorBudget:
     def table(self) -> str:
         """The budget as a fixed-width text table (relative error in %)."""
         s = self.settings
-        head = (f"{'source':<44}{'rel.err %':>10}{'+/-':>8}{'incr. %':>9}{'predicted %':>12}"
+        head = (f"{'source':<54}{'rel.err %':>10}{'+/-':>8}{'incr. %':>9}{'predicted %':>12}"
                 f"{'angle deg':>10}{'% error':>9}{'F1':>6}")
         lines = [f"Error budget: {s['problem']} on {s['hw']}, dt = {s['dt']:g} s, T = {s['duration']:g} s, "
                  f"{s['trials']} trials, seed {s['seed']}", head, "-" * len(head)]
         for r in self.rows:
             m, sd, inc = r.metrics, r.spread, r.increment
             pred = "" if r.prediction is None else f"{100 * r.prediction:.3f}"
-            lines.append(f"{r.source[:44]:<44}{100 * m['relative_error']:>10.3f}{100 * sd['relative_error']:>8.3f}"
+            lines.append(f"{r.source[:54]:<54}{100 * m['relative_error']:>10.3f}{100 * sd['relative_error']:>8.3f}"
                          f"{100 * inc['relative_error']:>+9.3f}{pred:>12}{m['angular_error_deg']:>10.3f}"
                          f"{m['percent_error']:>9.3f}{m['support_f1']:>6.2f}")
         lines.append(f"dominant source: {self.dominant()}")
