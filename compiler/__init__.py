@@ -7,10 +7,13 @@ from .effective import effective_input, effective_network, effective_rates
 from .emulator import ExecutionResult, emulate
 from .fixed_point import FixedPointNetwork
 from .hardware import ConfigError, HardwareConfig, list_hardware, load_hardware
+from .cost import estimate_cost
 from .lava_backend import (BackendUnavailable, check_lava_compatible, representable_weight_range,
                            run_lava, weight_sign_mode)
 from .network import IFNetwork
+from .nir_export import to_nir, to_nir_graph
 from .operating_point import rate_model
+from .placement import Placement, PlacementError, place
 from .quantize import QuantizationError, QuantizationWarning, compile
 from .report import QuantizationReport
 from .serialize import SerializationError, load
@@ -22,5 +25,6 @@ __all__ = ["IFNetwork", "FixedPointNetwork", "ChipArithmetic", "LAVA_LOIHI",
            "compile", "QuantizationError", "QuantizationWarning", "QuantizationReport",
            "HardwareConfig", "ConfigError", "list_hardware", "load_hardware",
            "effective_network", "effective_input", "effective_rates", "rate_model",
-           "load", "SerializationError"]
+           "load", "SerializationError",
+           "place", "Placement", "PlacementError", "estimate_cost", "to_nir", "to_nir_graph"]
 

@@ -190,24 +190,27 @@ def build_report(fixed) -> QuantizationReport:
 
 
 def _cost(fixed, info, hw):
+    """Synapse memory, cores and energy figures from :mod:`compiler.placement`'s resource
+    model (the single source of these numbers; :func:`compiler.placement.place` gives the
+    full per-core placement and :mod:`compiler.cost` the per-decode estimate)."""
+    from .hardware import HardwareConfig
+    from .placement import bits_per_synapse, cores_lower_bound, synapse_matrix, group_resources
+
+    config = HardwareConfig.from_flat_dict(hw)
+    syn = synapse_matrix(fixed)
     n = fixed.n
-    weights = info.get("targets", {}).get("weights")
-    nnz = int(np.count_nonzero(effective_input(fixed) if weights is None else np.asarray(weights)))
-    delay_bits = 0 if fixed.delays is None else int(math.ceil(math.log2(int(hw["max_delay_steps"]) + 1)))
-    bits_per = fixed.num_weight_bits + delay_bits
-    mem_bits = fixed.n_splits * nnz * bits_per
-    core_bits = int(hw["synapse_memory_bits"])
-    per_core_neurons = int(hw["neurons_per_core"])
-    cores = max(int(math.ceil(mem_bits / core_bits)), int(math.ceil(n / per_core_neurons)), 1)
+    nnz = int(syn.nnz)
+    bits_per = bits_per_synapse(fixed, config)
+    mem_bits = group_resources(syn, np.arange(n), fixed.n_splits, bits_per)["synapse_memory"]
+    core_bits = config.synapse_memory_bits
     fanout = nnz / max(n, 1)
-    syn_pj = float(hw["synaptic_op_pj"])
-    neu_pj = float(hw["neuron_update_pj"])
     return {"splits": fixed.n_splits,
             "splits_reason": info.get("splits", {}).get("reason", ""),
             "synapses": nnz, "bits_per_synapse": bits_per,
             "synapse_memory_kib": mem_bits / 8192.0,
             "core_synapse_memory_kib": core_bits / 8192.0,
             "synapse_memory_fraction_of_core": mem_bits / core_bits,
-            "cores_needed": cores,
-            "energy_per_spike_pj": fanout * fixed.n_splits * syn_pj,
-            "energy_per_step_pj": n * neu_pj}
+            "cores_needed": cores_lower_bound(fixed, config, memory_bits=mem_bits),
+            "energy_per_spike_pj": fanout * fixed.n_splits * config.synaptic_op_pj,
+            "energy_per_step_pj": n * config.neuron_update_pj,
+            "model": "compiler.placement resource model, all neurons on one core (place() gives per-core figures)"}

@@ -1,0 +1,90 @@
+"""``place`` (cores and chips), ``cost`` (energy estimate per decode) and ``export`` (NIR)."""
+from __future__ import annotations
+
+import compiler
+from compiler.cost import estimate_cost
+from compiler.nir_export import to_nir
+from compiler.placement import place
+
+from ..network import build_network
+from ..solve import CHIP_DT
+from ._common import add_hw_argument, load_problem, positive_float, print_json, seed
+
+ORDER = 40
+
+
+def _compiled(args):
+    problem = load_problem(args.problem)
+    network = build_network(problem, tau_syn=args.tau_syn)
+    return network, compiler.compile(network, hw=args.hw, dt=args.dt, seed=args.seed)
+
+
+def _run(fixed, args):
+    return compiler.emulate(fixed, max(1, int(round(args.duration / fixed.dt))), seed=args.seed)
+
+
+def cmd_place(args):
+    """Place a problem's compiled network on cores and chips; print the placement."""
+    _, fixed = _compiled(args)
+    rates = _run(fixed, args) if args.duration > 0 else None
+    placement = place(fixed, hw=args.hw, rates=rates, max_chips=args.max_chips)
+    if args.json:
+        print_json(dict(placement.report()))
+    else:
+        print(placement.report().table())
+    if args.plot:
+        print(f"wrote the core map to {placement.plot(args.plot)}")
+
+
+def cmd_cost(args):
+    """Estimate operations and energy of one decode (emulated run of --duration)."""
+    _, fixed = _compiled(args)
+    est = estimate_cost(fixed, _run(fixed, args), hw=args.hw)
+    if args.json:
+        print_json(est)
+        return
+    print(f"ESTIMATE for {est['hw']} ({est['steps']} steps = {est['model_time_s']:g} s model time):")
+    for key in ("spikes", "synaptic_ops", "neuron_updates", "packets_between_cores",
+                "packets_between_chips"):
+        print(f"  {key:<22} {est[key]:.4g}")
+    print(f"  {'energy (J)':<22} {est['energy_j']:.3g}  (synaptic {est['energy_synaptic_j']:.3g}, "
+          f"neuron {est['energy_neuron_j']:.3g})")
+    print(f"  model: {est['model']}")
+    print(f"  figures: {est['figures']}; unverified: {', '.join(est['unverified']) or 'none'}")
+
+
+def cmd_export(args):
+    """Write a problem's network (float, or compiled with --compiled) as a NIR file."""
+    network, fixed = (_compiled(args) if args.compiled else (build_network(
+        load_problem(args.problem), tau_syn=args.tau_syn), None))
+    print(f"wrote {to_nir(fixed if args.compiled else network, args.nir)} (read it with nir.read)")
+
+
+def register(sub):
+    def common(p, duration=0.5):
+        p.add_argument("problem")
+        add_hw_argument(p)
+        p.add_argument("--dt", type=positive_float("--dt"), default=CHIP_DT, help="seconds per chip step")
+        p.add_argument("--tau-syn", type=float, default=5e-3, help="synaptic time constant (s), 0 = delta")
+        p.add_argument("--seed", type=seed, default=0)
+        if duration is not None:
+            p.add_argument("--duration", type=float, default=duration,
+                           help="seconds of emulated run giving the firing rates (default %(default)s)")
+            p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("place", help="place a problem's compiled network on cores and chips")
+    common(p, duration=0.0)
+    p.add_argument("--max-chips", type=int, default=None)
+    p.add_argument("--plot", help="draw the core map to this image file")
+    p.set_defaults(func=cmd_place)
+
+    p = sub.add_parser("cost", help="estimate operations and energy per decode (an estimate)")
+    common(p)
+    p.set_defaults(func=cmd_cost)
+
+    p = sub.add_parser("export", help="write the network as a NIR graph")
+    common(p, duration=None)
+    p.add_argument("--nir", required=True, help="output .nir file")
+    p.add_argument("--compiled", action="store_true",
+                   help="export the compiled network's effective float network instead")
+    p.set_defaults(func=cmd_export)
