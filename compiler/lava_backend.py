@@ -319,7 +319,7 @@ class LavaNetwork:
     ----------
     lif : lava.proc.lif.process.LIF
         The neurons; run the network through it (``lif.run(...)``).
-    connections : list of Dense or DelayDense
+    connections : list of Dense, DelayDense or Sparse
         One per weight split, ``lif.s_out -> conn.s_in``, ``conn.a_out -> lif.a_in``.
     counter : compiler.processes.SpikeCounter
         Counts ``lif.s_out`` per neuron.
@@ -333,8 +333,40 @@ class LavaNetwork:
     monitor: Optional[object] = None
 
 
+CONNECTIVITIES = ("auto", "dense", "sparse")
+"""``connectivity`` choices of :func:`run_lava`."""
+SPARSE_DENSITY = 0.25
+"""``connectivity="auto"`` uses Lava ``Sparse`` when at most this fraction of the
+weights (over all splits) is non-zero and there are no per-synapse delays."""
+
+
+def weight_density(fixed: FixedPointNetwork) -> float:
+    """Fraction of (target, source) pairs with a non-zero weight in any split."""
+    nonzero = np.zeros((fixed.n, fixed.n), bool)
+    for w in fixed.weights:
+        nonzero |= np.asarray(w) != 0
+    return float(nonzero.mean())
+
+
+def resolve_connectivity(fixed: FixedPointNetwork, connectivity: str = "auto") -> str:
+    """``"dense"`` or ``"sparse"``: what :func:`build_lava_network` will use.
+
+    Sparse (Lava ``Sparse``, CSR weights, the same clip/truncate/shift arithmetic as
+    ``Dense``) needs a network without per-synapse delays; ``"sparse"`` with delays is a
+    ValueError.
+    """
+    _check_choice("connectivity", connectivity, CONNECTIVITIES)
+    if connectivity == "sparse" and fixed.delays is not None:
+        raise ValueError("connectivity='sparse' needs a network without per-synapse delays "
+                         "(DelaySparse is not supported); use 'dense' or 'auto'")
+    if connectivity == "auto":
+        sparse = fixed.delays is None and weight_density(fixed) <= SPARSE_DENSITY
+        return "sparse" if sparse else "dense"
+    return connectivity
+
+
 def build_lava_network(fixed: FixedPointNetwork, v0, tag: str = "fixed_pt",
-                       record_steps: int = 0) -> LavaNetwork:
+                       record_steps: int = 0, connectivity: str = "auto") -> LavaNetwork:
     """Build the stock Lava processes of ``fixed`` for one trial.
 
     Parameters
@@ -347,6 +379,8 @@ def build_lava_network(fixed: FixedPointNetwork, v0, tag: str = "fixed_pt",
         ``floating_pt`` uses :func:`float_parameters`.
     record_steps : int
         When > 0, a ``Monitor`` probes ``lif.s_out`` for this many steps.
+    connectivity : {"auto", "dense", "sparse"}
+        See :func:`resolve_connectivity`.
     """
     import_lava()
     from lava.proc.dense.process import DelayDense, Dense
@@ -371,9 +405,17 @@ def build_lava_network(fixed: FixedPointNetwork, v0, tag: str = "fixed_pt",
                   bias_mant=fp["bias_mant"], bias_exp=0, vth=fp["vth"])
         conn_args = [dict(weights=w) for w in fp["weights"]]
     connections = []
+    sparse = resolve_connectivity(fixed, connectivity) == "sparse"
     for args in conn_args:
-        conn = (Dense(**args) if fixed.delays is None
-                else DelayDense(delays=fixed.delays, **args))
+        if sparse:
+            from lava.proc.sparse.process import Sparse
+            from scipy.sparse import csr_matrix
+
+            conn = Sparse(**dict(args, weights=csr_matrix(args["weights"])))
+        elif fixed.delays is None:
+            conn = Dense(**args)
+        else:
+            conn = DelayDense(delays=fixed.delays, **args)
         lif.s_out.connect(conn.s_in)
         conn.a_out.connect(lif.a_in)
         connections.append(conn)
@@ -567,7 +609,7 @@ def _force_shutdown(runtime) -> None:
 # ------------------------------------------------------------------ run_lava
 def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=None, v0=None,
              target: str = "cpu", timeout: Optional[float] = None, record: bool = False,
-             trials: int = 1) -> ExecutionResult:
+             trials: int = 1, connectivity: str = "auto") -> ExecutionResult:
     """Run ``fixed`` on Lava for ``steps`` steps and count spikes in the network.
 
     Parameters
@@ -595,6 +637,10 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
         meant for short runs).
     trials : int
         Independent runs, one after the other, each a fresh Lava network.
+    connectivity : {"auto", "dense", "sparse"}
+        Lava ``Dense``/``DelayDense`` or ``Sparse`` connection processes; ``"auto"``
+        picks ``Sparse`` for sparse weights (:func:`resolve_connectivity`). Both give
+        the same spikes.
 
     Returns
     -------
@@ -616,6 +662,7 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     check_lava_compatible(fixed)
+    connectivity = resolve_connectivity(fixed, connectivity)
     run_cfg = run_config(target, tag)
     v_init, used_seed = resolve_initial_voltages(fixed, trials, seed, v0)
     timeout = default_timeout(steps, fixed.n) if timeout is None else float(timeout)
@@ -629,7 +676,8 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
     start = time.perf_counter()
     timings = {"startup_s": 0.0, "execute_s": 0.0}
     for trial in range(trials):
-        net = build_lava_network(fixed, v_init[trial], tag, record_steps=steps if record else 0)
+        net = build_lava_network(fixed, v_init[trial], tag, record_steps=steps if record else 0,
+                                 connectivity=connectivity)
         with running(net.lif, steps, run_cfg, timeout) as times:
             for key in timings:
                 timings[key] += times[key]
@@ -642,8 +690,8 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
     return ExecutionResult(
         counts=counts, steps=int(steps), dt=fixed.dt, seed=used_seed, backend=backend,
         hw_name=fixed.hw_name, raster=raster, wall_time=wall,
-        provenance=_provenance(fixed, backend, tag, target, run_cfg, steps, trials, used_seed,
-                               timeout, timings))
+        provenance=dict(_provenance(fixed, backend, tag, target, run_cfg, steps, trials, used_seed,
+                                    timeout, timings), connectivity=connectivity))
 
 
 def _provenance(fixed, backend, tag, target, run_cfg, steps, trials, seed, timeout, timings):
