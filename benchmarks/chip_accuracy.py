@@ -43,8 +43,8 @@ METRICS = ("relative_error", "percent_error", "angular_error_deg")
 
 def mean_metrics(problem, rates, r_star) -> dict:
     """Trial means of the metrics in :data:`METRICS`."""
-    per_trial = [metrics.all_metrics(problem, r, r_star) for r in rates]
-    return {k: float(np.mean([m[k] for m in per_trial])) for k in METRICS}
+    per_trial = metrics.trial_metrics(problem, rates, r_star)
+    return {k: float(per_trial[k].mean()) for k in METRICS}
 
 
 def relative(a, b) -> float:

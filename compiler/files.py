@@ -2,6 +2,7 @@
 final name) and ``.npz`` reads that fail with one clear error."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import zipfile
@@ -64,3 +65,23 @@ def read_npz(path, what: str, error=ValueError) -> dict:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise error(f"{what} file {path!r} is corrupt or not a readable .npz "
                     f"({type(exc).__name__}: {exc})") from None
+
+
+def to_jsonable(obj):
+    """Convert numpy arrays and scalars inside dicts and lists to plain Python."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def write_json(path, obj) -> None:
+    """Write ``obj`` (numpy values converted by :func:`to_jsonable`) as indented JSON,
+    atomically (:func:`atomic_output`)."""
+    with atomic_output(path, "w") as handle:
+        json.dump(to_jsonable(obj), handle, indent=1)

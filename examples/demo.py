@@ -35,9 +35,8 @@ CHIP_DT = 1e-4
 
 def metric_summary(problem, rates, r_star) -> dict:
     """Mean and standard deviation over trials of every metric, from (trials, N) rates."""
-    per_trial = [metrics.all_metrics(problem, r, r_star) for r in np.atleast_2d(rates)]
-    return {key: (float(np.mean([m[key] for m in per_trial])), float(np.std([m[key] for m in per_trial])))
-            for key in per_trial[0]}
+    return {key: (float(v.mean()), float(v.std()))
+            for key, v in metrics.trial_metrics(problem, rates, r_star).items()}
 
 
 def print_side_by_side(columns: dict) -> None:

@@ -40,7 +40,6 @@ The other rows have no prediction (``None``).
 """
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ from typing import List, Optional
 import numpy as np
 
 import compiler
-from compiler.files import atomic_output
+from compiler.files import write_json
 
 from . import metrics
 from .network import build_network, mistune as mistune_network
@@ -135,10 +134,7 @@ class ErrorBudget:
 
     def to_json(self, path) -> None:
         """Write :meth:`to_dict` as JSON, atomically."""
-        from .commands._common import to_jsonable
-
-        with atomic_output(path, "w") as handle:
-            json.dump(to_jsonable(self.to_dict()), handle, indent=1)
+        write_json(path, self.to_dict())
 
     def table(self) -> str:
         """The budget as a fixed-width text table (relative error in %)."""
@@ -192,12 +188,11 @@ class ErrorBudget:
 
 # ---------------------------------------------------------------- measuring
 def _row(source, problem, rates, r_star, previous=None, prediction=None, basis=""):
-    per_trial = [metrics.all_metrics(problem, r, r_star) for r in rates]
-    mean = {k: float(np.mean([m[k] for m in per_trial])) for k in METRICS}
-    spread = {k: float(np.std([m[k] for m in per_trial])) for k in METRICS}
+    per_trial = metrics.trial_metrics(problem, rates, r_star)
+    mean = {k: float(per_trial[k].mean()) for k in METRICS}
+    spread = {k: float(per_trial[k].std()) for k in METRICS}
     increment = dict(mean) if previous is None else {k: mean[k] - previous.metrics[k] for k in METRICS}
-    return BudgetRow(source, mean, spread, increment, prediction, basis,
-                     np.array([m["relative_error"] for m in per_trial]))
+    return BudgetRow(source, mean, spread, increment, prediction, basis, per_trial["relative_error"])
 
 
 def _active_set_shift(weights, bias, d_weights, d_bias, r_star):

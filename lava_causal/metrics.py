@@ -82,6 +82,15 @@ def cv_isi(spike_times, min_spikes: int = 3) -> float:
     return float(np.mean(cvs)) if cvs else float("nan")
 
 
+def trial_metrics(problem: CausalProblem, rates, r_star=None) -> dict:
+    """Every metric of :func:`all_metrics` for each trial: name -> array (trials,).
+
+    ``rates`` has shape (trials, N) or (N,) (one trial)."""
+    rs = problem.map_estimate() if r_star is None else r_star
+    per_trial = [all_metrics(problem, r, rs) for r in np.atleast_2d(rates)]
+    return {key: np.array([m[key] for m in per_trial]) for key in per_trial[0]}
+
+
 def all_metrics(problem: CausalProblem, rates, r_star=None) -> dict:
     """Every scalar metric for one rate vector, as a dict."""
     rs = problem.map_estimate() if r_star is None else r_star

@@ -10,7 +10,6 @@ in parallel threads inside the emulator, with a tqdm progress bar.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
@@ -19,7 +18,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from compiler.files import atomic_output
+from compiler.files import write_json
 
 from .budget import ErrorBudget, error_budget
 from .problem import CausalProblem
@@ -91,10 +90,7 @@ class SweepResult:
 
     def to_json(self, path) -> None:
         """Write :meth:`to_dict` as JSON, atomically."""
-        from .commands._common import to_jsonable
-
-        with atomic_output(path, "w") as handle:
-            json.dump(to_jsonable(self.to_dict()), handle, indent=1)
+        write_json(path, self.to_dict())
 
     def table(self) -> str:
         s = self.budgets[0].settings

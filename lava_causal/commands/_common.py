@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 
+from compiler.files import to_jsonable
+
 from ..problem import CausalProblem
 
 
@@ -72,19 +74,6 @@ def add_hw_argument(parser, default="loihi2"):
     """``--hw``: a config name from ``hw_configs/`` or a path to a TOML file."""
     parser.add_argument("--hw", default=default,
                         help="hardware config: name in hw_configs/ or path to a .toml (default %(default)s)")
-
-
-def to_jsonable(obj):
-    """Convert numpy arrays and scalars inside dicts and lists to plain Python."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def print_json(obj) -> None:

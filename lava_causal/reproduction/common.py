@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 import compiler
-from compiler.files import atomic_output
+from compiler.files import write_json
 
 from .. import metrics
 from ..plots import save_figure
@@ -40,12 +40,9 @@ class Output:
 
     def write(self, numbers: dict) -> dict:
         """Write ``<name>.json`` with the numbers, settings and figure paths."""
-        from ..commands._common import to_jsonable
-
         record = {"numbers": numbers, "settings": self.settings, "figures": self.files}
         path = os.path.join(self.folder, f"{self.name}.json")
-        with atomic_output(path, "w") as handle:
-            json.dump(to_jsonable(record), handle, indent=1)
+        write_json(path, record)
         record["json"] = path
         return record
 
@@ -70,9 +67,7 @@ def chip_rates(network, duration, trials, seed, hw="loihi2", dt=CHIP_DT, **optio
 
 def mean_metrics(problem, rates, r_star=None) -> dict:
     """Trial means of :func:`lava_causal.metrics.all_metrics`."""
-    r_star = problem.map_estimate() if r_star is None else r_star
-    per_trial = [metrics.all_metrics(problem, r, r_star) for r in np.atleast_2d(rates)]
-    return {k: float(np.mean([m[k] for m in per_trial])) for k in per_trial[0]}
+    return {k: float(v.mean()) for k, v in metrics.trial_metrics(problem, rates, r_star).items()}
 
 
 def cumulative_curve(counts_per_window, window, fn):
