@@ -137,6 +137,12 @@ class FixedPointNetwork:
         rng = np.random.default_rng(seed)
         return rng.integers(0, self.threshold, size=(trials, self.n), endpoint=True)
 
+    def voltages_at(self, fraction) -> np.ndarray:
+        """Integer voltages a ``fraction`` of the way from reset (0) to threshold,
+        ``round(fraction * threshold)``: the chip image of
+        :meth:`compiler.IFNetwork.voltages_at` for the same fractions."""
+        return np.round(np.asarray(fraction, float) * self.threshold).astype(np.int64)
+
     # ------------------------------------------------------------ reporting, files
     def report(self):
         """Per-parameter-group quantization statistics (:class:`compiler.QuantizationReport`:

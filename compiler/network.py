@@ -212,8 +212,12 @@ class IFNetwork:
 
     def initial_voltages(self, rng: np.random.Generator, trials: int) -> np.ndarray:
         r"""Independent uniform initial voltages in :math:`[H_i, \Theta_i]`, shape (trials, N)."""
-        lo = self.reset_potential
-        return lo + rng.random((trials, self.n)) * self.reset
+        return self.voltages_at(rng.random((trials, self.n)))
+
+    def voltages_at(self, fraction) -> np.ndarray:
+        r"""Voltages a ``fraction`` of the way from reset to threshold,
+        :math:`V = H + x D` (the inverse of the fold, :mod:`compiler.fold`)."""
+        return self.reset_potential + np.asarray(fraction, float) * self.reset
 
     def to_dict(self) -> dict:
         """Plain arrays and scalars, e.g. for ``np.savez``."""

@@ -306,7 +306,7 @@ def error_budget(problem: CausalProblem, hw="loihi2", dt: float = 1e-4, duration
     ingredients = StageIngredients.from_compiled(network, fixed)
 
     # 1. window: the ideal float network
-    v0 = network.reset_potential + x0 * network.reset
+    v0 = network.voltages_at(x0)
     ideal = simulate(network, window, dt=FLOAT_DT, trials=trials, v0=v0).rates
     quarter = simulate(network, window / 4, dt=FLOAT_DT, trials=trials, v0=v0).rates
     e_quarter = np.mean([metrics.relative_error(r, r_star) for r in quarter])
@@ -360,7 +360,7 @@ def error_budget(problem: CausalProblem, hw="loihi2", dt: float = 1e-4, duration
         rows.append(_row(" and ".join(parts), problem, counts / window, r_star, rows[-1]))
 
     # total: the bit-exact emulator
-    v0_chip = np.round(x0 * total_fixed.threshold).astype(np.int64)
+    v0_chip = total_fixed.voltages_at(x0)
     chip = compiler.emulate(total_fixed, steps, trials=trials, v0=v0_chip)
     label = "total: bit-exact emulator (+ integer decay truncation)"
     if noise_std > 0:

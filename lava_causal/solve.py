@@ -90,8 +90,7 @@ def paired_rates(network, fixed, duration: float, trials: int, seed=None, float_
     from .simulator import simulate
 
     x0 = np.random.default_rng(seed).random((trials, network.n))
-    v_float = network.reset_potential + x0 * network.reset
-    float_rates = simulate(network, duration, dt=float_dt, trials=trials, v0=v_float).rates
+    float_rates = simulate(network, duration, dt=float_dt, trials=trials, v0=network.voltages_at(x0)).rates
     steps = int(round(duration / fixed.dt))
-    chip = compiler.emulate(fixed, steps, trials=trials, v0=np.round(x0 * fixed.threshold).astype(np.int64))
+    chip = compiler.emulate(fixed, steps, trials=trials, v0=fixed.voltages_at(x0))
     return float_rates, chip.rates

@@ -269,7 +269,7 @@ def recommend(problem: CausalProblem, target_error: float, hw="loihi2", trials: 
             for duration in sorted(durations):
                 steps = max(1, int(round(duration / dt)))
                 chip = compiler.emulate(fixed, steps, trials=trials,
-                                        v0=np.round(x0 * fixed.threshold).astype(np.int64))
+                                        v0=fixed.voltages_at(x0))
                 errors = np.linalg.norm(chip.rates - r_star, axis=1) / np.linalg.norm(r_star)
                 entry = (bits, dt, duration, float(errors.mean()), float(errors.std()))
                 tried.append(entry)
