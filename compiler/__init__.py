@@ -10,15 +10,15 @@ from .hardware import ConfigError, HardwareConfig, list_hardware, load_hardware
 from .cost import estimate_cost
 from .lava_backend import (BackendUnavailable, check_lava_compatible, representable_weight_range,
                            run_lava, weight_sign_mode)
-from .network import IFNetwork
+from .network import IFNetwork, Stability, check_stable
 from .nir_export import to_nir, to_nir_graph
 from .operating_point import rate_model
 from .placement import Placement, PlacementError, place
 from .quantize import QuantizationError, QuantizationWarning, compile
-from .report import QuantizationReport
+from .report import QuantizationReport, WeightPrecision, weight_precision
 from .serialize import SerializationError, load
 
-__all__ = ["IFNetwork", "FixedPointNetwork", "ChipArithmetic", "LAVA_LOIHI",
+__all__ = ["IFNetwork", "check_stable", "Stability", "weight_precision", "WeightPrecision", "FixedPointNetwork", "ChipArithmetic", "LAVA_LOIHI",
            "ExecutionResult", "emulate",
            "run_lava", "BackendUnavailable", "representable_weight_range", "weight_sign_mode",
            "check_lava_compatible",

@@ -39,6 +39,7 @@ import numpy as np
 from numba import njit, prange
 
 from .fixed_point import FixedPointNetwork
+from .network import check_stable
 from .results import RatesFromCounts
 
 LAVA_WORD_BITS = 32
@@ -112,7 +113,7 @@ def resolve_initial_voltages(fixed: FixedPointNetwork, trials: int, seed, v0):
 
 
 def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0=None,
-            record: bool = False) -> ExecutionResult:
+            record: bool = False, *, allow_unstable: bool = False) -> ExecutionResult:
     """Run ``fixed`` for ``steps`` chip steps, bit-exactly as Lava ``fixed_pt`` would.
 
     Parameters
@@ -128,16 +129,28 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
         Initial voltages, shape (N,) or (trials, N); overrides ``seed``.
     record : bool
         Also return the per-step raster (trials x steps x N booleans).
+    allow_unstable : bool
+        Run a network whose rates can run away with a warning instead of refusing it.
 
     Returns
     -------
     ExecutionResult
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, or the float network the integers implement
+        (:func:`compiler.effective_network`, recomputed from the integers, so a
+        tampered file cannot pass on a stored verdict) is unstable
+        (:func:`compiler.network.check_stable`, once per ``fixed``, then cached) and
+        ``allow_unstable`` is False.
     """
     if not isinstance(fixed, FixedPointNetwork):
         raise TypeError(f"fixed must be a FixedPointNetwork, got {type(fixed).__name__}")
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     v_init, used_seed = resolve_initial_voltages(fixed, trials, seed, v0)
+    check_stable(fixed, allow_unstable=allow_unstable)
     ar = fixed.arithmetic
     weights = np.ascontiguousarray(np.stack(fixed.weights), dtype=np.int64)
     exps = np.asarray(fixed.weight_exps, dtype=np.int64)

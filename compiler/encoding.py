@@ -2,25 +2,27 @@ r"""Exactly representable integers: weight mantissas and exponents, bias mantiss
 
 Weights (Lava ``Dense``, ``lava/utils/weightutils.py``)
 -------------------------------------------------------
-A Dense process clips its integer matrix to ``b`` bits (``b = 8``) by sign mode, then
-floors away the ``b - n_w + mixed`` lowest bits (``n_w`` = ``num_weight_bits``), and
-shifts each step's summed input by ``weight_exp`` (floor). The values it uses exactly
-are therefore
+A Dense process clips its integer matrix to its ``R``-bit register (``R = 8``) by sign
+mode, then floors away the ``R - n_w + mixed`` lowest bits (``n_w`` =
+``num_weight_bits``, the **weight bits** of :mod:`compiler.hardware`), and shifts each
+step's summed input by ``weight_exp`` (floor). The values it uses exactly are therefore
 
 .. math::
 
-    m = n \cdot 2^{s}, \qquad s = b - n_w + [\text{mixed}], \qquad
+    m = n \cdot 2^{s}, \qquad s = R - n_w + [\text{mixed}], \qquad
     n \in \begin{cases}
         [0,\ 2^{n_w} - 1] & \text{all } m \ge 0 \text{ (excitatory)}\\
         [-(2^{n_w} - 1),\ 0] & \text{all } m \le 0 \text{ (inhibitory)}\\
         [-2^{n_w - 1},\ 2^{n_w - 1} - 1] & \text{mixed signs}
     \end{cases}
 
-(for ``b = n_w = 8``: 0..255, -255..0, even values in -256..254), and one spike adds
+(for ``R = n_w = 8``: 0..255, -255..0, even values in -256..254; for ``n_w = 6``:
+multiples of 4 in 0..252 or -252..0, multiples of 8 in -256..248), and one spike adds
 :math:`m\,2^{e} = n\,2^{q}` to the summed input, :math:`q = e + s`. Any sum of such
 values is a multiple of :math:`2^{s}`, so a weight exponent :math:`e \ge -s` loses
 nothing in the floor shift: all values emitted here satisfy :math:`q \ge 0`, and the
-summed input of a step is exactly :math:`\sum_j n_{ij} 2^{q}`.
+summed input of a step is exactly :math:`\sum_j n_{ij} 2^{q}`. The levels
+(:math:`2^{n_w}` of them) depend on ``n_w`` alone; ``R`` only moves the exponent range.
 
 Splits
 ------
@@ -30,6 +32,9 @@ greedily: :math:`n^{(1)} = \lfloor A / 2^{q_1} \rfloor` (its own sign mode), and
 residual, which is in :math:`[0, 2^{q_{i-1}})`, goes to the next split, always
 non-negative (excitatory), so :math:`q_{i-1} - q_i \le n_w`. The finest quantum the
 datapath allows is :math:`2^0 = 1` summed-input unit: more splits cannot do better.
+The effective precision of a connection is :math:`n_w + (q_1 - q_k)` bits
+(:func:`effective_weight_bits`): the values the splits can express are
+:math:`2^{n_w}` top levels times :math:`2^{q_1 - q_k}` residual levels.
 
 Bias
 ----
@@ -90,9 +95,10 @@ class WeightFormat:
     Attributes
     ----------
     mantissa_bits : int
-        ``b``: the width Dense clips to (8 on Loihi).
+        ``R``: the register width Dense clips to (8 on Lava; see
+        :attr:`compiler.HardwareConfig.weight_register_bits`).
     num_weight_bits : int
-        ``n_w`` (<= b): significant bits kept.
+        ``n_w`` (<= R): the weight bits, significant bits kept.
     exponent_min, exponent_max : int
         Range of ``weight_exp``.
     """
@@ -112,6 +118,17 @@ class WeightFormat:
         """Mantissas and ``weight_exp`` of a split holding :math:`n 2^q`."""
         s = mantissa_step_bits(mode, self.mantissa_bits, self.num_weight_bits)
         return (n.astype(np.int64) << s), q - s
+
+
+def effective_weight_bits(num_weight_bits: int, quanta) -> int:
+    r"""Effective bits of a connection spread over splits with quantum exponents
+    ``quanta``: :math:`n_w + (\max q - \min q)`, at most :math:`k\,n_w` (``k`` splits),
+    i.e. :math:`\log_2` of the number of values the greedy split encoding can give one
+    connection. One split: ``num_weight_bits``."""
+    q = [int(x) for x in quanta]
+    if not q:
+        return 0
+    return int(min(num_weight_bits + max(q) - min(q), len(q) * num_weight_bits))
 
 
 @dataclass

@@ -4,10 +4,11 @@ A :class:`HardwareConfig` holds every bit width, range and per-core limit the co
 uses, each a named field read from a file such as ``hw_configs/loihi2.toml`` (every
 value there carries a comment with its source). Adding a chip is adding a file.
 
-Schema (all keys required, unknown keys rejected)::
+Schema (all keys required unless marked, unknown keys rejected)::
 
     format_version = 1            name = "..."   description = "..."
     lava_runnable = true|false    unverified = ["section.key", ...]
+    emulator_only_reason = "..."  (required with lava_runnable = false, rejected otherwise)
     [weights]    mantissa_bits exponent_min exponent_max max_delay_steps dense_latency_steps
     [bias]       mantissa_bits exponent_min exponent_max
     [threshold]  mantissa_bits shift
@@ -17,13 +18,55 @@ Schema (all keys required, unknown keys rejected)::
                  output_axons_per_core threshold_profiles_per_core
     [energy]     synaptic_op_pj neuron_update_pj
 
-Weight mantissas are unsigned magnitudes of ``mantissa_bits`` bits (Lava: 8, so
-``[0, 255]`` excitatory, ``[-255, 0]`` inhibitory, even values in ``[-256, 254]``
-mixed); the bias mantissa is signed (``mantissa_bits`` including the sign).
+Weight bits: one definition
+---------------------------
+The **weight bits** :math:`b` of a connection are its *significant* bits per split: the
+bits Lava's ``Dense`` calls ``num_weight_bits``. One split holds a mantissa
+:math:`m = n\,2^{s}` with
+
+.. math::
+
+    n \in [0,\ 2^{b} - 1] \text{ (excitatory)},\quad
+    [-(2^{b} - 1),\ 0] \text{ (inhibitory)},\quad
+    [-2^{b-1},\ 2^{b-1} - 1] \text{ (mixed)}, \qquad
+    s = R - b + [\text{mixed}],
+
+stored in a register of :math:`R` bits (:attr:`HardwareConfig.weight_register_bits`),
+and one spike delivers :math:`n\,2^{q}` summed-input units, :math:`q = s + e`
+(``weight_exp`` :math:`e`). So a :math:`b`-bit weight has :math:`2^{b}` levels whatever
+:math:`R` is; :math:`R` only shifts where the exponent range puts them. This is what
+``compile(weight_bits=b)`` means, what a sweep over ``weight_bits`` varies and what
+``FixedPointNetwork.num_weight_bits`` holds (passed to Lava's Dense unchanged).
+
+A config's ``weights.mantissa_bits`` is the chip's weight bits: the default and the
+largest ``b`` a compile may ask for (more raises, naming both). The register width
+:math:`R` follows from the backend: on a Lava-runnable config it is Lava Dense's
+8-bit register (:data:`LAVA_WEIGHT_REGISTER_BITS`; ``clip_weights(..., num_bits=8)``
+then ``truncate_weights`` in ``lava/utils/weightutils.py``), so ``mantissa_bits = 6``
+there means ``num_weight_bits = 6``: mantissas that are multiples of 4 in ``[0, 252]``
+(excitatory) or ``[-252, 0]`` (inhibitory) and multiples of 8 in ``[-256, 248]``
+(mixed), exactly what ``compile(hw="loihi2", weight_bits=6)`` emits, and which Lava
+keeps unchanged. On an emulator-only config (``lava_runnable = false``, e.g.
+``wide16``) the register is the mantissa itself, :math:`R = b`.
+
+With ``k`` splits (:mod:`compiler.encoding`) the effective precision of a connection
+is :math:`b + (q_1 - q_k)` bits (at most :math:`k\,b`): :func:`compiler.report.weight_precision`.
+
+Lava-runnable configs
+---------------------
+``lava_runnable = true`` is checked against what Lava's ``fixed_pt`` models hard-code
+(:data:`LAVA_DATAPATH`: 8-bit weight register, 13-bit bias mantissa, 3-bit bias
+exponent, 17-bit threshold mantissa shifted by 6, 24-bit state, 6-bit activation shift,
+12-bit decays with offsets 1 and 0, 6-bit delays, one step of Dense latency); a config
+that differs must say ``lava_runnable = false`` with an ``emulator_only_reason``, and
+:func:`compiler.run_lava` refuses networks compiled for it up front.
+
+The bias mantissa is signed (``mantissa_bits`` including the sign).
 """
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -32,6 +75,7 @@ from typing import Tuple, Union
 import tomli
 
 from .arithmetic import ChipArithmetic
+from .encoding import WeightFormat
 
 HW_DIR = Path(__file__).resolve().parent.parent / "hw_configs"
 """Directory searched for configs given by name (``"loihi2"`` -> ``hw_configs/loihi2.toml``)."""
@@ -43,6 +87,47 @@ CONFIG_FORMAT_VERSION = 1
 """Newest config ``format_version`` this reader understands."""
 
 
+LAVA_WEIGHT_REGISTER_BITS = 8
+"""Width of Lava Dense's weight register: ``clip_weights(..., num_bits=8)`` in
+``lava/proc/dense/models.py`` (``num_weight_bits`` <= 8 then floors away low bits)."""
+
+# Lava fixed_pt constants a Lava-runnable config must respect:
+# (section.key, field, relation, Lava's value, where Lava fixes it)
+LAVA_DATAPATH = (
+    ("weights.mantissa_bits", "weight_mantissa_bits", "<=", LAVA_WEIGHT_REGISTER_BITS,
+     "Dense clips weights to 8 bits (lava: proc/dense/models.py, utils/weightutils.py)"),
+    ("weights.max_delay_steps", "max_delay_steps", "<=", 63,
+     "DelayDense delays are 6-bit (lava: proc/dense/models.py)"),
+    ("weights.dense_latency_steps", "dense_latency_steps", "==", 1,
+     "Dense sends the previous step's input (lava: proc/dense/models.py)"),
+    ("bias.mantissa_bits", "bias_mantissa_bits", "<=", 13,
+     "bias_mant is signed 13-bit (lava: proc/lif/models.py)"),
+    ("bias.exponent_min", "bias_exponent_min", ">=", 0,
+     "bias_exp is unsigned 3-bit (lava: proc/lif/models.py)"),
+    ("bias.exponent_max", "bias_exponent_max", "<=", 7,
+     "bias_exp is unsigned 3-bit (lava: proc/lif/models.py)"),
+    ("threshold.mantissa_bits", "threshold_mantissa_bits", "<=", 17,
+     "vth is a 17-bit mantissa (lava: proc/lif/models.py)"),
+    ("threshold.shift", "threshold_shift", "==", 6,
+     "LIF shifts vth by vth_shift = 6 (lava: proc/lif/models.py)"),
+    ("state.current_bits", "current_bits", "==", 24,
+     "u is 24-bit (lava: proc/lif/models.py uv_bitwidth)"),
+    ("state.voltage_bits", "voltage_bits", "==", 24,
+     "v is 24-bit (lava: proc/lif/models.py uv_bitwidth)"),
+    ("state.activation_shift", "activation_shift", "==", 6,
+     "a_in enters u shifted by act_shift = 6 (lava: proc/lif/models.py)"),
+    ("decay.bits", "decay_bits", "==", 12,
+     "du, dv are 12-bit, decay_shift = 12 (lava: proc/lif/models.py)"),
+    ("decay.current_offset", "current_decay_offset", "==", 1,
+     "ds_offset = 1 (lava: proc/lif/models.py)"),
+    ("decay.voltage_offset", "voltage_decay_offset", "==", 0,
+     "dm_offset = 0 (lava: proc/lif/models.py)"),
+)
+"""What ``lava_runnable = true`` promises: each entry is (key, field, relation, Lava's
+value, source). :meth:`HardwareConfig.from_dict` rejects a Lava-runnable config that
+breaks one."""
+
+
 class ConfigError(ValueError):
     """A hardware config is missing, unreadable, or has a missing, unknown or
     out-of-range key. The message names the key and the file."""
@@ -50,7 +135,7 @@ class ConfigError(ValueError):
 
 # (section, key, field name, type, minimum, maximum)
 _SCHEMA = (
-    ("weights", "mantissa_bits", "weight_mantissa_bits", int, 1, 24),
+    ("weights", "mantissa_bits", "weight_mantissa_bits", int, 2, 24),
     ("weights", "exponent_min", "weight_exponent_min", int, -16, 0),
     ("weights", "exponent_max", "weight_exponent_max", int, 0, 16),
     ("weights", "max_delay_steps", "max_delay_steps", int, 0, 1 << 16),
@@ -77,6 +162,7 @@ _SCHEMA = (
     ("energy", "neuron_update_pj", "neuron_update_pj", float, 0.0, 1e6),
 )
 _TOP = ("format_version", "name", "description", "lava_runnable", "unverified")
+_OPTIONAL_TOP = ("emulator_only_reason",)
 
 
 @dataclass(frozen=True)
@@ -87,9 +173,12 @@ class HardwareConfig:
     ----------
     name, description : str
     lava_runnable : bool
-        Whether Lava's ``fixed_pt`` models can run networks compiled for it.
+        Whether Lava's ``fixed_pt`` models can run networks compiled for it (checked
+        against :data:`LAVA_DATAPATH` when loading).
     weight_mantissa_bits : int
-        Magnitude bits of a weight mantissa (Lava ``Dense``: 8).
+        The chip's weight bits: significant bits of one split's weight, Lava Dense's
+        ``num_weight_bits`` (8); the default and largest ``compile(weight_bits=)``
+        (see "Weight bits" in the module docstring).
     weight_exponent_min, weight_exponent_max : int
         Range of a Dense process's ``weight_exp``.
     max_delay_steps : int
@@ -117,6 +206,8 @@ class HardwareConfig:
         Energy per synaptic operation and per neuron update, picojoules.
     unverified : tuple of str
         ``"section.key"`` names whose public figures are uncertain.
+    emulator_only_reason : str
+        Why Lava cannot run it ("" when ``lava_runnable``).
     path : str
         File the config was read from ("" when built in code).
     """
@@ -150,6 +241,7 @@ class HardwareConfig:
     synaptic_op_pj: float
     neuron_update_pj: float
     unverified: Tuple[str, ...] = ()
+    emulator_only_reason: str = ""
     path: str = ""
 
     # ------------------------------------------------------------ loading
@@ -192,8 +284,8 @@ class HardwareConfig:
             raise ConfigError(f"hardware config {source!r}: top level must be a table")
         sections = sorted({s for s, *_ in _SCHEMA})
         for key in data:
-            if key not in _TOP and key not in sections:
-                fail(key, f"is unknown (allowed top-level keys: {list(_TOP) + sections})")
+            if key not in _TOP and key not in _OPTIONAL_TOP and key not in sections:
+                fail(key, f"is unknown (allowed top-level keys: {list(_TOP + _OPTIONAL_TOP) + sections})")
         for key in _TOP:
             if key not in data:
                 fail(key, "is missing")
@@ -208,6 +300,15 @@ class HardwareConfig:
                 fail(key, f"must be a non-empty string, got {data[key]!r}")
         if not isinstance(data["lava_runnable"], bool):
             fail("lava_runnable", f"must be true or false, got {data['lava_runnable']!r}")
+        reason = data.get("emulator_only_reason")
+        if data["lava_runnable"] and reason is not None:
+            fail("emulator_only_reason", "is only allowed with lava_runnable = false")
+        if not data["lava_runnable"]:
+            if reason is None:
+                fail("emulator_only_reason", "is missing: lava_runnable = false needs a one-line reason "
+                                             "(why Lava's fixed_pt models cannot run this chip)")
+            if not isinstance(reason, str) or not reason.strip() or "\n" in reason.strip():
+                fail("emulator_only_reason", f"must be a non-empty one-line string, got {reason!r}")
         values = {}
         for section in sections:
             table = data.get(section)
@@ -259,9 +360,16 @@ class HardwareConfig:
             fail("threshold.mantissa_bits", f"+ threshold.shift = {values['threshold_mantissa_bits']} + "
                                             f"{values['threshold_shift']} exceeds state.voltage_bits = "
                                             f"{values['voltage_bits']}")
+        if data["lava_runnable"]:
+            ops = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "==": lambda a, b: a == b}
+            for full, field_name, rel, lava_value, why in LAVA_DATAPATH:
+                if not ops[rel](values[field_name], lava_value):
+                    fail(full, f"= {values[field_name]} breaks lava_runnable = true: Lava needs {full} "
+                               f"{rel} {lava_value} ({why}); set lava_runnable = false with an "
+                               f"emulator_only_reason to keep it as an emulator-only target")
         return cls(name=data["name"], description=data["description"],
                    lava_runnable=data["lava_runnable"], unverified=tuple(unverified),
-                   path=source, **values)
+                   emulator_only_reason=(reason or "").strip(), path=source, **values)
 
     # ------------------------------------------------------------ derived
     @property
@@ -272,6 +380,53 @@ class HardwareConfig:
                               voltage_decay_offset=self.voltage_decay_offset,
                               activation_shift=self.activation_shift,
                               threshold_shift=self.threshold_shift)
+
+    @property
+    def weight_register_bits(self) -> int:
+        """:math:`R`, the width of the stored weight integer: Lava Dense's 8 bits
+        (:data:`LAVA_WEIGHT_REGISTER_BITS`) on a Lava-runnable config, else
+        ``weight_mantissa_bits`` (see "Weight bits" in the module docstring)."""
+        return LAVA_WEIGHT_REGISTER_BITS if self.lava_runnable else self.weight_mantissa_bits
+
+    def check_weight_bits(self, weight_bits=None) -> int:
+        """The weight bits :math:`b` a compile uses: ``weight_bits``, or the chip's
+        ``weights.mantissa_bits`` when None.
+
+        Raises
+        ------
+        ValueError
+            Not an integer >= 2, or more than the config's ``weights.mantissa_bits``
+            (the message names both).
+        """
+        if weight_bits is None:
+            return self.weight_mantissa_bits
+        where = f"hardware config {self.name!r}" + (f" ({self.path})" if self.path else "")
+        if isinstance(weight_bits, bool) or not isinstance(weight_bits, numbers.Integral) or weight_bits < 2:
+            raise ValueError(f"weight_bits must be an integer in 2..{self.weight_mantissa_bits} (significant "
+                             f"weight bits per split; weights.mantissa_bits = {self.weight_mantissa_bits} in "
+                             f"{where}), got {weight_bits!r}")
+        if weight_bits > self.weight_mantissa_bits:
+            raise ValueError(f"weight_bits = {int(weight_bits)} exceeds weights.mantissa_bits = "
+                             f"{self.weight_mantissa_bits} of {where}: weight bits are significant bits per "
+                             f"split and the chip has {self.weight_mantissa_bits}; use weight_splits for more "
+                             f"precision, or a config with wider weights (e.g. 'wide16', emulator only)")
+        return int(weight_bits)
+
+    def weight_format(self, weight_bits=None) -> WeightFormat:
+        """What one Dense process holds with ``weight_bits`` significant bits
+        (default the chip's): register :attr:`weight_register_bits`, the exponent range.
+        Raises ValueError as :meth:`check_weight_bits`."""
+        b = self.check_weight_bits(weight_bits)
+        return WeightFormat(self.weight_register_bits, b, self.weight_exponent_min, self.weight_exponent_max)
+
+    def lava_refusal(self) -> str:
+        """"" when Lava can run it, else the one-line reason naming the config and the key."""
+        if self.lava_runnable:
+            return ""
+        where = f"{self.name!r}" + (f" ({self.path})" if self.path else "")
+        reason = self.emulator_only_reason or "no reason recorded"
+        return (f"hardware config {where} is emulator-only (lava_runnable = false: {reason}); "
+                f"run it with compiler.emulate, or compile for a Lava-runnable config")
 
     @property
     def voltage_limit(self) -> int:

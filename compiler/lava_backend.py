@@ -62,6 +62,7 @@ import numpy as np
 from .arithmetic import LAVA_LOIHI
 from .emulator import ExecutionResult, resolve_initial_voltages
 from .fixed_point import FixedPointNetwork
+from .hardware import LAVA_WEIGHT_REGISTER_BITS
 
 TAGS = ("fixed_pt", "floating_pt")
 """Lava ProcessModel tags :func:`run_lava` can select."""
@@ -70,8 +71,9 @@ TARGETS = ("cpu", "loihi2")
 
 # Limits of Lava's fixed-point models (lava-nc 0.10): values outside them are clipped,
 # truncated or mis-cast silently by Lava, so run_lava refuses them.
-LAVA_WEIGHT_BITS = 8
-"""Dense clips weights to 8 bits (``clip_weights(..., num_bits=8)`` in ``models.py``)."""
+LAVA_WEIGHT_BITS = LAVA_WEIGHT_REGISTER_BITS
+"""Dense clips weights to 8 bits (``clip_weights(..., num_bits=8)`` in ``models.py``):
+the register width; ``num_weight_bits`` (the weight bits, <= 8) floors away the rest."""
 LAVA_MAX_DELAY = 63
 """DelayDense delays are 6-bit (a larger one raises inside the process model)."""
 BIAS_MANT_RANGE = (-(2 ** 12), 2 ** 12 - 1)
@@ -239,12 +241,29 @@ def _check_range(name, values, lo, hi, what):
                          f"({bad.size} value(s) out of range)")
 
 
+def lava_refusal(fixed: FixedPointNetwork) -> str:
+    """"" when ``fixed`` was compiled for a Lava-runnable config (or carries no config),
+    else the one-line reason: the config's name and file, ``lava_runnable = false`` and
+    its ``emulator_only_reason`` (:meth:`compiler.HardwareConfig.lava_refusal`)."""
+    hw = (fixed.info or {}).get("hw")
+    if not hw or hw.get("lava_runnable", True):
+        return ""
+    from .hardware import HardwareConfig
+    try:
+        return HardwareConfig.from_flat_dict(hw).lava_refusal()
+    except TypeError:  # a config dict from another version: name and flag only
+        return (f"hardware config {hw.get('name', fixed.hw_name)!r} is emulator-only (lava_runnable = false: "
+                f"{hw.get('emulator_only_reason') or 'no reason recorded'}); run it with compiler.emulate")
+
+
 def check_lava_compatible(fixed: FixedPointNetwork) -> Tuple[str, ...]:
     """Check that Lava runs ``fixed`` without silently changing any parameter.
 
-    Checks the datapath (:data:`compiler.LAVA_LOIHI`), the weights of every split
-    (:func:`weight_sign_mode`), delays (<= 63), ``bias_mant`` (13-bit signed),
-    ``bias_exp`` (0..7), ``vth`` (17-bit) and ``du``/``dv`` (12-bit).
+    First refuses a network compiled for an emulator-only config
+    (``lava_runnable = false``, :func:`lava_refusal`). Then checks the datapath
+    (:data:`compiler.LAVA_LOIHI`), the weights of every split (:func:`weight_sign_mode`
+    with the network's ``num_weight_bits``), delays (<= 63), ``bias_mant`` (13-bit
+    signed), ``bias_exp`` (0..7), ``vth`` (17-bit) and ``du``/``dv`` (12-bit).
 
     Returns
     -------
@@ -258,6 +277,9 @@ def check_lava_compatible(fixed: FixedPointNetwork) -> Tuple[str, ...]:
     """
     if not isinstance(fixed, FixedPointNetwork):
         raise TypeError(f"fixed must be a FixedPointNetwork, got {type(fixed).__name__}")
+    refusal = lava_refusal(fixed)
+    if refusal:
+        raise ValueError(refusal)
     if fixed.arithmetic != LAVA_LOIHI:
         raise ValueError(f"Lava's LIF/Dense models implement LAVA_LOIHI arithmetic only; this "
                          f"network was compiled for {fixed.arithmetic}")
@@ -615,7 +637,9 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
     Parameters
     ----------
     fixed : FixedPointNetwork
-        Must pass :func:`check_lava_compatible` (else ValueError).
+        Must pass :func:`check_lava_compatible` (else ValueError, before any Lava
+        process is built; a network compiled for an emulator-only config such as
+        ``wide16`` is refused first, naming the config and ``lava_runnable``).
     steps : int
         Chip steps per trial (>= 1).
     tag : {"fixed_pt", "floating_pt"}
@@ -657,6 +681,9 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
     BackendUnavailable
         ``target="loihi2"`` without lava-loihi.
     """
+    refusal = lava_refusal(fixed) if isinstance(fixed, FixedPointNetwork) else ""
+    if refusal:
+        raise ValueError(refusal)
     _check_choice("tag", tag, TAGS)
     _check_choice("target", target, TARGETS)
     if not isinstance(steps, (int, np.integer)) or steps < 1:

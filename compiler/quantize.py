@@ -38,11 +38,12 @@ from typing import Optional, Union
 import numpy as np
 
 from .corrections import current_truncation_deficit, reset_overshoot_bias
-from .encoding import ROUNDING_MODES, WeightFormat, encode_bias, encode_weights, mantissa_range
+from .encoding import (ROUNDING_MODES, WeightFormat, effective_weight_bits, encode_bias, encode_weights,
+                       mantissa_range)
 from .fixed_point import FixedPointNetwork
 from .fold import fold
 from .hardware import DEFAULT_HW, HardwareConfig
-from .network import IFNetwork
+from .network import IFNetwork, check_stable
 from .operating_point import rate_model
 from .scale import choose_scale, worst_step_input
 
@@ -50,8 +51,9 @@ RESET_COMPENSATIONS = ("half_step", "none")
 """``reset_compensation`` choices (see :mod:`compiler.corrections`)."""
 TRUNCATION_COMPENSATIONS = ("bias", "none")
 """``truncation_compensation`` choices (see :mod:`compiler.corrections`)."""
-WEIGHT_BITS_RANGE = (2, 16)
-"""Allowed ``weight_bits`` overrides (more than the chip's: emulator only)."""
+WEIGHT_BITS_RANGE = (2, 24)
+"""Bounds of ``weight_bits``: at least 2, and never more than the config's
+``weights.mantissa_bits`` (at most 24); see "Weight bits" in :mod:`compiler.hardware`."""
 BIAS_BITS_RANGE = (2, 24)
 """Allowed ``bias_bits`` overrides (signed mantissa bits)."""
 MAX_SPLITS = 8
@@ -89,7 +91,7 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
             reset_compensation: str = "half_step", truncation_compensation: str = "bias",
             operating_rates="auto", voltage_headroom: float = DEFAULT_HEADROOM,
             max_simultaneous_spikes: Optional[int] = None,
-            max_splits: int = 4) -> FixedPointNetwork:
+            max_splits: int = 4, allow_unstable: bool = False) -> FixedPointNetwork:
     r"""Compile a float network to a hardware target's fixed point.
 
     Parameters
@@ -103,8 +105,13 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
         Raise :class:`QuantizationError` when anything is clipped (default: warn
         with counts).
     weight_bits : int, optional
-        Significant weight bits (Dense ``num_weight_bits``), 2..16; default the
-        chip's (8). More than the chip has makes the result emulator-only.
+        The weight bits :math:`b`: significant bits of one split's weight, Lava Dense's
+        ``num_weight_bits`` (each split holds :math:`2^b` levels), 2..the config's
+        ``weights.mantissa_bits``; default that (8 on Loihi). More raises ValueError
+        naming both. On a Lava-runnable config the mantissas are multiples of
+        :math:`2^{8-b}` (:math:`2^{9-b}` mixed) in Lava's 8-bit register, so
+        ``weight_bits=6`` on ``loihi2`` and a config with ``mantissa_bits = 6`` give the
+        same values (see "Weight bits" in :mod:`compiler.hardware`).
     bias_bits : int, optional
         Signed bias mantissa bits, 2..24; default the chip's (13).
     rounding : {"nearest", "stochastic"}
@@ -130,6 +137,9 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
         (default: all of them, a guarantee).
     max_splits : int
         Most splits ``"auto"`` considers, 1..8.
+    allow_unstable : bool
+        Compile a network whose rates can run away (warning) instead of refusing it
+        (``ValueError``, :func:`compiler.network.check_stable`).
 
     Returns
     -------
@@ -146,14 +156,15 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
     """
     if not isinstance(network, IFNetwork):
         raise TypeError(f"network must be a compiler.IFNetwork, got {type(network).__name__}")
+    check_stable(network, allow_unstable=allow_unstable)
     hwc = HardwareConfig.load(hw)
     if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not math.isfinite(dt) or dt <= 0:
         raise ValueError(f"dt must be a finite number > 0 (seconds per step), got {dt!r}")
     dt = float(dt)
     if not isinstance(strict, (bool, np.bool_)):
         raise ValueError(f"strict must be True or False, got {strict!r}")
-    nwb = hwc.weight_mantissa_bits if weight_bits is None else _check_int(
-        "weight_bits", weight_bits, *WEIGHT_BITS_RANGE, f" (the {hwc.name} chip has {hwc.weight_mantissa_bits})")
+    fmt = hwc.weight_format(weight_bits)  # ValueError naming weight_bits and weights.mantissa_bits
+    nwb = fmt.num_weight_bits
     bbits = hwc.bias_mantissa_bits if bias_bits is None else _check_int(
         "bias_bits", bias_bits, *BIAS_BITS_RANGE, f" (the {hwc.name} chip has {hwc.bias_mantissa_bits})")
     _check_choice("rounding", rounding, ROUNDING_MODES)
@@ -184,10 +195,7 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
             raise ValueError(f"operating_rates must be 'auto', None or a finite array of shape ({n},) "
                              f"with values >= 0 Hz, got shape {given_rates.shape}")
 
-    mantissa_bits = max(hwc.weight_mantissa_bits, nwb)
-    fmt = WeightFormat(mantissa_bits, nwb, hwc.weight_exponent_min, hwc.weight_exponent_max)
-    lava_compatible = bool(hwc.lava_runnable and nwb <= hwc.weight_mantissa_bits
-                           and bbits <= hwc.bias_mantissa_bits)
+    lava_compatible = bool(hwc.lava_runnable and bbits <= hwc.bias_mantissa_bits)
     clipped = {"weights": 0, "bias": 0, "delays": 0, "decay": 0, "leak": 0}
     limits_text = {}
 
@@ -290,6 +298,7 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
                                            "max_abs_error": float(np.max(np.abs(c.effective - target_a),
                                                                          initial=0.0))}
                                   for k, c in candidates.items()}},
+        "weight_precision": _precision_info(fmt, enc),
         "corrections": {"truncation": trunc, "reset": reset,
                         "operating_rates": None if rates is None else np.asarray(rates, float),
                         "operating_point": op_info},
@@ -348,6 +357,17 @@ def _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, 
                               initial=0.0))
     return dict(enc=enc, encb=encb, trunc=trunc, reset=reset, target_a=target_a, bias_nominal=bias_nominal,
                 candidates=candidates, chosen_k=chosen_k, reason=reason, worst=worst, mean_u=mean_u)
+
+
+def _precision_info(fmt: WeightFormat, enc) -> dict:
+    """``info["weight_precision"]``: weight bits, splits, effective bits (see
+    :func:`compiler.report.weight_precision`)."""
+    k = len(enc.quanta)
+    eff = effective_weight_bits(fmt.num_weight_bits, enc.quanta)
+    return {"weight_bits": int(fmt.num_weight_bits), "weight_splits": int(k), "effective_bits": int(eff),
+            "stored_bits": int(fmt.num_weight_bits * k), "register_bits": int(fmt.mantissa_bits),
+            "quanta": [int(q) for q in enc.quanta],
+            "text": f"{fmt.num_weight_bits} bits x {k} split{'s' if k != 1 else ''} ~ {eff}-bit effective"}
 
 
 def _enforce(clipped, limits_text, strict):

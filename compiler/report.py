@@ -7,7 +7,8 @@ value, mean absolute, RMS, signed mean), plus the scale and exponents chosen and
 many values were clipped. Weights are compared in summed-input units per spike
 (:math:`A = S W' d / 2^6`), the bias in voltage units per step *including* the dynamic
 corrections it carries (which are listed separately). It also gives the cost: splits,
-synapse memory against one core's, and energy per spike and per step.
+synapse memory against one core's, and energy per spike and per step, and the weight
+precision (:func:`weight_precision`: weight bits, splits, effective bits).
 
 :class:`QuantizationReport` is a ``dict`` (JSON-ready values) whose ``str()`` is a
 table.
@@ -15,10 +16,75 @@ table.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from .effective import effective_input, hardware_dict
+from .encoding import effective_weight_bits, mantissa_step_bits, sign_mode
+
+
+class WeightPrecision(NamedTuple):
+    """Weight precision of a compiled network (:func:`weight_precision`).
+
+    Attributes
+    ----------
+    weight_bits : int
+        :math:`b`, significant bits per split (Lava Dense ``num_weight_bits``; the
+        definition is in :mod:`compiler.hardware`).
+    weight_splits : int
+        :math:`k`, Dense processes per connection.
+    effective_bits : int
+        :math:`b + (q_1 - q_k)` (at most :math:`k b`): bits one connection resolves
+        over all splits, from the top split's most significant bit to the finest
+        split's quantum.
+    """
+
+    weight_bits: int
+    weight_splits: int
+    effective_bits: int
+
+    @property
+    def stored_bits(self) -> int:
+        """:math:`k b`: weight bits per connection summed over splits (synapse memory)."""
+        return self.weight_bits * self.weight_splits
+
+    def describe(self) -> str:
+        """E.g. ``"8 bits x 2 splits ~ 14-bit effective"``."""
+        k = self.weight_splits
+        return f"{self.weight_bits} bits x {k} split{'s' if k != 1 else ''} ~ {self.effective_bits}-bit effective"
+
+
+def _register_bits(hw: dict) -> int:
+    from .hardware import LAVA_WEIGHT_REGISTER_BITS
+    if hw.get("lava_runnable", True):
+        return LAVA_WEIGHT_REGISTER_BITS
+    return int(hw.get("weight_mantissa_bits", LAVA_WEIGHT_REGISTER_BITS))
+
+
+def split_quanta(fixed) -> list:
+    """Quantum exponent :math:`q_k = e_k + s_k` of each split (one spike of split ``k``
+    delivers a multiple of :math:`2^{q_k}` summed-input units), derived from the integers:
+    :math:`s_k = R - b + [\text{mixed}]` with the register :math:`R` of the network's
+    config (8 on Lava) and the split's sign mode."""
+    reg = _register_bits(hardware_dict(fixed))
+    return [int(e) + mantissa_step_bits(sign_mode(w), reg, fixed.num_weight_bits)
+            for w, e in zip(fixed.weights, fixed.weight_exps)]
+
+
+def weight_precision(fixed) -> WeightPrecision:
+    """``(weight_bits, weight_splits, effective_bits)`` of a :class:`FixedPointNetwork`.
+
+    Read from ``fixed.info["weight_precision"]`` (recorded by :func:`compiler.compile`)
+    when present, else derived from the integers (:func:`split_quanta`), so it works
+    for hand-built and loaded networks too. ``.stored_bits`` and ``.describe()`` give
+    the bits summed over splits and a one-line text.
+    """
+    rec = (fixed.info or {}).get("weight_precision")
+    if rec:
+        return WeightPrecision(int(rec["weight_bits"]), int(rec["weight_splits"]), int(rec["effective_bits"]))
+    b = int(fixed.num_weight_bits)
+    return WeightPrecision(b, int(fixed.n_splits), effective_weight_bits(b, split_quanta(fixed)))
 
 
 def _stats(target, effective):
@@ -68,6 +134,12 @@ class QuantizationReport(dict):
         if s:
             lines.append(f"scale S = {s['S']} (vth {s['vth']}), limited by {s['limited_by']}; "
                          f"voltage room {s['headroom_thresholds']:.2f} thresholds")
+        wp = self.get("weight_precision", {})
+        if wp:
+            quanta = ", ".join(f"2**{q}" for q in wp["quanta"])
+            lines.append(f"weight precision: {wp['text']} ({wp['stored_bits']} stored bits per connection; "
+                         f"quanta {quanta} summed-input units; num_weight_bits = {wp['weight_bits']}, register "
+                         f"{wp['register_bits']} bits)")
         cost = self.get("cost", {})
         if cost:
             lines.append(f"splits {cost['splits']} ({cost['splits_reason']}); synapse memory "
@@ -98,6 +170,11 @@ def build_report(fixed) -> QuantizationReport:
     rep["hw"] = fixed.hw_name
     rep["dt"] = fixed.dt
     rep["lava_compatible"] = bool(info.get("lava_compatible", False))
+    wp = weight_precision(fixed)
+    rep["weight_precision"] = {"weight_bits": wp.weight_bits, "weight_splits": wp.weight_splits,
+                               "effective_bits": wp.effective_bits, "stored_bits": wp.stored_bits,
+                               "register_bits": _register_bits(hw), "quanta": split_quanta(fixed),
+                               "text": wp.describe()}
     a_eff = effective_input(fixed)
     if "weights" in t:
         w = _stats(t["weights"], a_eff)

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import compiler
-from lava_causal import build_network, error_budget, metrics, simulate, tasks
+from lava_causal import build_network, error_budget, metrics, simulate, statistics, tasks
 from lava_causal.plots import cumulative_errors, plot_error_vs_time, plot_raster, save_figure
 from lava_causal.provenance import versions
 
@@ -34,29 +34,32 @@ CHIP_DT = 1e-4
 
 
 def metric_summary(problem, rates, r_star) -> dict:
-    """Mean and standard deviation over trials of every metric, from (trials, N) rates."""
-    return {key: (float(v.mean()), float(v.std()))
+    """Mean over trials with its 95 % interval, for every per-trial metric, from
+    (trials, N) rates; ``relative_error``'s mean is ``mean_relative_error``."""
+    return {("mean_relative_error" if key == "relative_error" else key): (float(v.mean()), statistics.mean_ci(v))
             for key, v in metrics.trial_metrics(problem, rates, r_star).items()}
 
 
 def print_side_by_side(columns: dict) -> None:
-    """One row per metric, one column per run: mean +/- spread over trials."""
+    """One row per metric, one column per run: mean over trials [95 % interval]."""
     names = list(columns)
     print(f"{'metric':>20} " + " ".join(f"{n:>24}" for n in names))
     for key in next(iter(columns.values())):
         cells = []
         for name in names:
-            mean, std = columns[name][key]
-            cells.append(f"{mean:>13.4g} +/- {std:<7.2g}")
-        print(f"{key:>20} " + " ".join(f"{c:>24}" for c in cells))
+            mean, (lo, hi) = columns[name][key]
+            ci = f"[{lo:.3g}, {hi:.3g}]" if np.isfinite(lo) and np.isfinite(hi) else "[n/a: < 3 trials]"
+            cells.append(f"{mean:>10.4g} {ci:<20}")
+        print(f"{key:>20} " + " ".join(f"{c:>31}" for c in cells))
 
 
-def make_figure(result, r_star, path):
+def make_figure(problem, result, r_star, path):
     fig, (ax_raster, ax_err) = plt.subplots(1, 2, figsize=(11, 4))
     times, ids = result.spikes[0]
     plot_raster(ax_raster, times, ids, highlight=np.flatnonzero(r_star > 0),
                 duration=min(result.duration, 1.0), title="Discrimination: first second, trial 0")
-    t, err = cumulative_errors(result.counts_per_window, result.window, r_star, metrics.relative_error)
+    t, err = cumulative_errors(result.counts_per_window, result.window, r_star,
+                               lambda r, rs: metrics.relative_error(problem, r, rs))
     plot_error_vs_time(ax_err, t, err, label=f"float nLIF ({result.trials} trials)")
     return save_figure(fig, path)
 
@@ -71,7 +74,7 @@ def float_part(problem, r_star, args):
     non_target = result.counts.sum(axis=1) - result.counts[:, tasks.TARGET]
     print(f"  cause {tasks.TARGET}: {result.rates[:, tasks.TARGET].mean():.3f} Hz (r* {r_star[tasks.TARGET]:.3f}); "
           f"spikes of the other 99 causes per trial: {non_target.mean():.1f}")
-    path = make_figure(result, r_star, os.path.join(args.out, "demo_float.png"))
+    path = make_figure(problem, result, r_star, os.path.join(args.out, "demo_float.png"))
     print(f"  raster and error-versus-time plot: {path}")
     return network, result
 
@@ -110,13 +113,14 @@ def main(argv=None):
     r_star = problem.map_estimate()
     print(f"Fig. 2 discrimination task: M = {problem.n_inputs}, N = {problem.n_causes}, mu = 50 u_{tasks.TARGET}; "
           f"MAP support {np.flatnonzero(r_star > 1e-9).tolist()}, r*[{tasks.TARGET}] = {r_star[tasks.TARGET]:.3f} Hz, "
-          f"KKT residual {problem.kkt_residual(r_star):.1e}")
+          f"certificate: {problem.map_certificate()}")
     print(f"versions: {versions()}")
 
     network, floating = float_part(problem, r_star, args)
     emulated, on_lava = chip_part(network, args)
 
-    print(f"\nMAP accuracy, mean +/- std over trials (relative_error = ||r - r*|| / ||r*||):")
+    print("\nMAP accuracy, mean over trials [95 % interval] (mean_relative_error = mean over trials of "
+          "||r_k - r*|| / ||r*||):")
     columns = {
         f"float {args.trials}x{args.duration:g}s": metric_summary(problem, floating.rates, r_star),
         f"{args.hw} emu {args.trials}x{args.duration:g}s": metric_summary(problem, emulated.rates, r_star),

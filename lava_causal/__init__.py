@@ -1,6 +1,6 @@
 """lava-causal: exact Bayesian causal inference (MAP of non-negative causes) in a
 spiking network, simulated in float, compiled to Loihi fixed point and run on Lava."""
-from . import metrics, tasks
+from . import metrics, statistics, tasks
 from .network import build_network, mistune, signal_tracking_network
 from .problem import CausalProblem
 from .simulator import SimulationResult, simulate

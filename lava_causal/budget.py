@@ -18,20 +18,33 @@ seed) through a sequence of models, each adding one source of error to the previ
 
 and the ``total``: the bit-exact emulator (:func:`compiler.emulate`) with everything on,
 whose increment over row 7 or 8 is what the integer arithmetic itself adds (the
-truncating current decay and its compensation). Every row reports the metrics of
-:func:`lava_causal.metrics.all_metrics` (mean and standard deviation over trials) and
-its increment over the previous row, so the increments add up to the total.
+truncating current decay and its compensation).
+
+Every row reports, over the same trials (paired: the same initial states in every
+row), the trial mean of each per-trial metric of :mod:`lava_causal.metrics`, above all
+``mean_relative_error`` (the mean over trials of :math:`|r_k - r^*|/|r^*|`), with a 95 %
+interval (:mod:`lava_causal.statistics`), and its increment over the previous row with
+a *paired* 95 % interval of the per-trial differences; an increment is ``significant``
+when that interval excludes 0. The dominant source is the largest increment when it is
+significant and significantly larger than every other row's (paired), else none. The increments add up to the total. The total row also gives the
+``relative_error_of_mean`` of the trial-mean rates.
+
+Weight bits: a budget given ``weight_bits`` without ``weight_splits`` holds one split
+(:func:`hold_splits`), and every header states bits, splits and effective precision.
 
 Theory beside the measurement, where it exists:
 
 * ``window``: the 1/T law. The same network is also run for T/4 and its error is
   scaled, :math:`\hat\epsilon(T) = \epsilon(T/4)/4`.
-* ``weight quantization`` and ``bias quantization``: first-order perturbation of the
-  KKT system on the active set A of :math:`r^*`. In folded units the rate model is
-  :math:`(I - W_{AA}) r_A = b_A`, so a change :math:`\delta W, \delta b` moves the
-  optimum by :math:`\delta r_A = (I - W_{AA})^{-1}(\delta W_{AA} r_A + \delta b_A)`.
-  The prediction combines that shift with the previous row's error as independent:
-  :math:`\hat\epsilon = \sqrt{\epsilon_{prev}^2 + |\delta r|^2/|r^*|^2}`.
+* ``weight quantization`` and ``bias quantization``: each perturbs only its own
+  parameters, and the prediction follows the *exact* optimum of the perturbed rate
+  model (the KKT system / LCP of :mod:`compiler.operating_point`, in folded units
+  :math:`r \ge 0`, :math:`b + W r - r \le 0`, complementary). The weight row moves from
+  :math:`(W, b)` to :math:`(W_q, b)`, the bias row from :math:`(W_q, b)` to
+  :math:`(W_q, b_q)`; with :math:`\Delta` the change of the optimum, every trial of the
+  previous row is moved by it, :math:`\hat r_k = r^{prev}_k + \Delta`, and the
+  prediction is the mean relative error of the :math:`\hat r_k` (exactly the previous
+  row's error when the parameters do not change).
 * ``threshold and decay quantization``: the compiler scales the weights with the
   quantized decay, so the charge per spike and the optimum do not move:
   :math:`\hat\epsilon = \epsilon_{prev}`.
@@ -42,62 +55,112 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import List, Optional
 
 import numpy as np
 
 import compiler
 from compiler.files import write_json
+from compiler.fold import fold
+from compiler.network import check_stable
+from compiler.report import weight_precision
 
-from . import metrics
+from . import metrics, statistics
 from .network import build_network, mistune as mistune_network
 from .problem import CausalProblem
 from .provenance import versions
 from .simulator import simulate
 from .staged import ChipEffects, StageIngredients, run_staged
 
-METRICS = ("relative_error", "angular_error_deg", "percent_error", "objective_gap", "support_f1")
-"""Metric names of every row, in order."""
+METRICS = metrics.METRICS
+"""Per-trial metric names every row reports (means over trials), in order."""
+PRIMARY = "relative_error"
+"""The per-trial metric whose trial mean, ``mean_relative_error``, ranks the sources."""
 FLOAT_DT = 1e-5
 """Step of the ideal float network (row 1)."""
-MAX_CONDITION = 1e4
-"""Largest condition number of the active set's system for a first-order prediction."""
+MAX_TRIALS = 512
+"""Most trials :func:`error_budget` adds to meet a ``ci_width``."""
 
 
 @dataclass
 class BudgetRow:
-    """One line of the budget: a source, its metrics and its increment.
+    r"""One line of the budget: a source, its metrics over paired trials and its increment.
 
     Attributes
     ----------
     source : str
-    metrics : dict
-        Mean over trials of each name in :data:`METRICS`.
-    spread : dict
-        Standard deviation over trials of each metric.
-    increment : dict
-        This row's mean minus the previous row's (the first row: its own mean).
+    per_trial : dict
+        Metric name (:data:`METRICS`) -> ndarray (trials,): each trial's value.
+    increments_per_trial : dict
+        Metric name -> ndarray (trials,): this row's value minus the previous row's, trial
+        by trial (same initial states); the first row: its own values.
+    relative_error_of_mean : float
+        :math:`|\bar r - r^*|/|r^*|` of the trial-mean rates (:mod:`lava_causal.metrics`).
     prediction : float or None
-        Theory's relative error for this row (module docstring), None where there is none.
+        Theory's ``mean_relative_error`` for this row (module docstring), None where none.
+    optimum_shift : float or None
+        :math:`|r^*_{row} - r^*_{prev}|/|r^*|`: how far this row's own change moves the
+        exact optimum of the rate model (weight and bias rows).
     prediction_basis : str
-    per_trial : ndarray (trials,)
-        Relative error of each trial.
     """
 
     source: str
-    metrics: dict
-    spread: dict
-    increment: dict = field(default_factory=dict)
+    per_trial: dict
+    increments_per_trial: dict
+    relative_error_of_mean: float
     prediction: Optional[float] = None
+    optimum_shift: Optional[float] = None
     prediction_basis: str = ""
-    per_trial: Optional[np.ndarray] = None
+
+    @property
+    def trial_mean(self) -> dict:
+        """Mean over trials of each metric."""
+        return {k: float(v.mean()) for k, v in self.per_trial.items()}
+
+    @property
+    def trial_std(self) -> dict:
+        """Standard deviation over trials of each metric."""
+        return {k: float(v.std()) for k, v in self.per_trial.items()}
+
+    @property
+    def increments(self) -> dict:
+        """Mean increment over the previous row of each metric."""
+        return {k: float(v.mean()) for k, v in self.increments_per_trial.items()}
+
+    @property
+    def mean_relative_error(self) -> float:
+        """Mean over trials of :math:`|r_k - r^*|/|r^*|`."""
+        return float(self.per_trial[PRIMARY].mean())
+
+    @property
+    def increment(self) -> float:
+        """Mean paired increment of ``mean_relative_error`` over the previous row."""
+        return float(self.increments_per_trial[PRIMARY].mean())
+
+    def ci95(self, metric: str = PRIMARY):
+        """95 % interval of this row's trial mean of ``metric``."""
+        return statistics.mean_ci(self.per_trial[metric])
+
+    def increment_ci95(self, metric: str = PRIMARY):
+        """Paired 95 % interval of this row's increment of ``metric``."""
+        return statistics.mean_ci(self.increments_per_trial[metric])
+
+    def significant(self, metric: str = PRIMARY) -> bool:
+        """Whether the increment's interval excludes 0."""
+        return statistics.excludes_zero(self.increment_ci95(metric))
 
     def to_dict(self) -> dict:
-        out = {"source": self.source, **self.metrics,
-               "spread": dict(self.spread), "increment": dict(self.increment),
-               "prediction": {"relative_error": self.prediction, "basis": self.prediction_basis}}
-        return out
+        return {"source": self.source,
+                "mean_relative_error": self.mean_relative_error, "ci95": list(self.ci95()),
+                "increment": self.increment, "increment_ci95": list(self.increment_ci95()),
+                "significant": self.significant(),
+                "relative_error_of_mean": self.relative_error_of_mean,
+                "trial_mean": self.trial_mean, "trial_std": self.trial_std,
+                "increments": self.increments,
+                "per_trial_relative_error": self.per_trial[PRIMARY].tolist(),
+                "prediction": {"mean_relative_error": self.prediction, "optimum_shift": self.optimum_shift,
+                               "basis": self.prediction_basis}}
 
 
 @dataclass
@@ -106,6 +169,8 @@ class ErrorBudget:
 
     rows: List[BudgetRow]
     settings: dict
+    run: dict = field(default_factory=dict, repr=False)
+    """What the total row ran (``fixed``, ``x0``, ``counts``), for a Lava confirmation."""
 
     @property
     def total(self) -> BudgetRow:
@@ -118,107 +183,169 @@ class ErrorBudget:
                 return row
         raise KeyError(f"no row starts with {source_prefix!r}; rows: {[r.source for r in self.rows]}")
 
-    def ranking(self, metric: str = "relative_error") -> List[str]:
-        """Sources ordered by their increment of ``metric``, largest first."""
-        if metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-        sign = -1.0 if metric == "support_f1" else 1.0   # F1: a drop is the damage
-        return [r.source for r in sorted(self.rows, key=lambda r: -sign * r.increment[metric])]
+    def ranking(self, metric: str = PRIMARY) -> List[str]:
+        """Sources ordered by the damage of their mean increment of ``metric``, largest
+        first (significant or not)."""
+        _check_metric(metric)
+        return [r.source for r in sorted(self.rows, key=lambda r: -_damage(metric, r.increments[metric]))]
 
-    def dominant(self, metric: str = "relative_error") -> str:
-        """The source with the largest increment of ``metric``."""
-        return self.ranking(metric)[0]
+    def dominant(self, metric: str = PRIMARY) -> Optional[str]:
+        """The source whose increment of ``metric`` does the most damage, provided that
+        is known: its paired 95 % interval excludes 0 and, trial by trial, it exceeds
+        every other row's increment (the paired interval of the difference excludes 0).
+        None otherwise: a ranking by means alone would name noise."""
+        _check_metric(metric)
+        top = self.row(self.ranking(metric)[0])
+        if not (top.significant(metric) and _damage(metric, top.increments[metric]) > 0):
+            return None
+        sign = -1.0 if metric == "support_f1" else 1.0
+        for other in self.rows:
+            if other is not top:
+                gap = sign * (top.increments_per_trial[metric] - other.increments_per_trial[metric])
+                if not statistics.mean_ci(gap)[0] > 0:
+                    return None
+        return top.source
+
+    def max_increment_ci_width(self, metric: str = PRIMARY) -> float:
+        """Widest paired 95 % interval of an increment (what ``ci_width`` bounds)."""
+        return max(hi - lo for lo, hi in (r.increment_ci95(metric) for r in self.rows))
 
     def to_dict(self) -> dict:
-        return {"rows": [r.to_dict() for r in self.rows], "settings": dict(self.settings)}
+        return {"rows": [r.to_dict() for r in self.rows], "dominant": self.dominant(),
+                "settings": dict(self.settings)}
 
     def to_json(self, path) -> None:
         """Write :meth:`to_dict` as JSON, atomically."""
         write_json(path, self.to_dict())
 
-    def table(self) -> str:
-        """The budget as a fixed-width text table (relative error in %)."""
+    def header(self) -> str:
+        """How the budget was made, in two lines."""
         s = self.settings
-        head = (f"{'source':<54}{'rel.err %':>10}{'+/-':>8}{'incr. %':>9}{'predicted %':>12}"
-                f"{'angle deg':>10}{'% error':>9}{'F1':>6}")
-        lines = [f"Error budget: {s['problem']} on {s['hw']}, dt = {s['dt']:g} s, T = {s['duration']:g} s, "
-                 f"{s['trials']} trials, seed {s['seed']}", head, "-" * len(head)]
+        return (f"Error budget: {s['problem']} on {s['hw']}, dt = {s['dt']:g} s, T = {s['duration']:g} s, "
+                f"{s['trials']} paired trials, seed {s['seed']}\n"
+                f"weights: {describe_precision(s['weight_precision'])}; "
+                f"mean_relative_error = mean over trials of |r_k - r*|/|r*|, 95 % BCa bootstrap intervals")
+
+    def table(self) -> str:
+        """The budget as a fixed-width text table (relative errors in %)."""
+        head = (f"{'source':<48}{'mean rel.err %':>15}{'95 % CI':>18}{'incr. %':>9}{'incr. 95 % CI':>20}"
+                f"{'':>2}{'predicted %':>12}{'angle deg':>10}{'F1':>6}")
+        lines = [self.header(), head, "-" * len(head)]
         for r in self.rows:
-            m, sd, inc = r.metrics, r.spread, r.increment
             pred = "" if r.prediction is None else f"{100 * r.prediction:.3f}"
-            lines.append(f"{r.source[:54]:<54}{100 * m['relative_error']:>10.3f}{100 * sd['relative_error']:>8.3f}"
-                         f"{100 * inc['relative_error']:>+9.3f}{pred:>12}{m['angular_error_deg']:>10.3f}"
-                         f"{m['percent_error']:>9.3f}{m['support_f1']:>6.2f}")
-        lines.append(f"dominant source: {self.dominant()}")
+            lines.append(f"{r.source[:48]:<48}{100 * r.mean_relative_error:>15.3f}{_interval(r.ci95()):>18}"
+                         f"{100 * r.increment:>+9.3f}{_interval(r.increment_ci95(), signed=True):>20}"
+                         f"{'*' if r.significant() else '':>2}{pred:>12}"
+                         f"{r.trial_mean['angular_error_deg']:>10.3f}{r.trial_mean['support_f1']:>6.2f}")
+        dominant = self.dominant()
+        lines.append("* increment significant (paired 95 % interval excludes 0)")
+        lines.append(f"total: relative_error_of_mean (trial-mean rates) {100 * self.total.relative_error_of_mean:.3f} %")
+        lines.append("dominant source: " + (dominant if dominant else
+                                            f"none (with {self.settings['trials']} trials no increment is significantly "
+                                            "larger than 0 and than every other; see --ci-width)"))
         lines += [f"  {r.source.split(' (')[0]}: {r.prediction_basis}" for r in self.rows if r.prediction_basis]
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.table()
 
-    def plot(self, path, metric: str = "relative_error") -> str:
+    def plot(self, path, metric: str = PRIMARY) -> str:
         """Waterfall chart of the increments of ``metric`` (bars from the previous
-        level to this one, the total as a full bar); returns the absolute path."""
+        level to this one, each with its paired 95 % interval; the total as a full bar
+        with its interval; dashed: theory); returns the absolute path."""
         import matplotlib.pyplot as plt
 
         from .plots import save_figure
 
-        if metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-        scale = 100.0 if metric == "relative_error" else 1.0
+        _check_metric(metric)
+        scale = 100.0 if metric in ("relative_error", "reconstruction_error") else 1.0
         fig, ax = plt.subplots(figsize=(max(7.0, 1.1 * len(self.rows)), 4.2))
         level = 0.0
         for k, r in enumerate(self.rows):
-            inc = scale * r.increment[metric]
+            inc = scale * r.increments[metric]
             if k == len(self.rows) - 1:
-                ax.bar(k, scale * r.metrics[metric], color="0.3")
+                top, (lo, hi), bottom = scale * r.trial_mean[metric], r.ci95(metric), 0.0
+                ax.bar(k, top, color="0.3")
             else:
-                ax.bar(k, inc, bottom=level, color="tab:red" if inc > 0 else "tab:green")
-            if r.prediction is not None and metric == "relative_error":
+                top, (lo, hi), bottom = level + inc, r.increment_ci95(metric), level
+                ax.bar(k, inc, bottom=level, color="tab:red" if _damage(metric, inc) > 0 else "tab:green",
+                       alpha=1.0 if r.significant(metric) else 0.45)
+            lo, hi = (bottom + scale * lo, bottom + scale * hi) if k < len(self.rows) - 1 else (scale * lo, scale * hi)
+            if math.isfinite(lo) and math.isfinite(hi):
+                ax.errorbar(k, top, yerr=[[max(top - lo, 0.0)], [max(hi - top, 0.0)]], color="k", capsize=4, lw=1)
+            if r.prediction is not None and metric == PRIMARY:
                 ax.plot([k - 0.4, k + 0.4], [scale * r.prediction] * 2, "k--", lw=1)
             level += inc
         ax.set_xticks(range(len(self.rows)))
         ax.set_xticklabels([r.source.split(" (")[0] for r in self.rows], rotation=30, ha="right")
-        ax.set_ylabel(f"{metric}{' (%)' if scale == 100 else ''}")
+        ax.set_ylabel(("mean_relative_error" if metric == PRIMARY else f"mean {metric}")
+                      + (" (%)" if scale == 100 else ""))
         s = self.settings
-        ax.set_title(f"{s['problem']} on {s['hw']}: dt {s['dt']:g} s, T {s['duration']:g} s, "
-                     f"{s['trials']} trials (dashed: theory)")
+        ax.set_title(f"{s['problem']} on {s['hw']}: dt {s['dt']:g} s, T {s['duration']:g} s, {s['trials']} "
+                     f"paired trials\n{describe_precision(s['weight_precision'])}; bars: 95 % CI, "
+                     "faded: not significant, dashed: theory", fontsize=9)
         return save_figure(fig, path)
 
 
+def describe_precision(precision: dict) -> str:
+    """The one-line text of a budget's ``settings["weight_precision"]``."""
+    return precision["text"]
+
+
+def _precision_dict(fixed) -> dict:
+    wp = weight_precision(fixed)
+    return {"weight_bits": wp.weight_bits, "weight_splits": wp.weight_splits,
+            "effective_bits": wp.effective_bits, "text": wp.describe()}
+
+
+def _interval(ci, signed=False) -> str:
+    lo, hi = ci
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "n/a"
+    fmt = "+.3f" if signed else ".3f"
+    return f"[{100 * lo:{fmt}}, {100 * hi:{fmt}}]"
+
+
+def _check_metric(metric):
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+
+
+def _damage(metric, increment) -> float:
+    """An increment's damage: its value, or minus it for F1 (a drop is the damage)."""
+    return -increment if metric == "support_f1" else increment
+
+
 # ---------------------------------------------------------------- measuring
-def _row(source, problem, rates, r_star, previous=None, prediction=None, basis=""):
+def _row(source, problem, rates, r_star, previous=None, prediction=None, shift=None, basis=""):
     per_trial = metrics.trial_metrics(problem, rates, r_star)
-    mean = {k: float(per_trial[k].mean()) for k in METRICS}
-    spread = {k: float(per_trial[k].std()) for k in METRICS}
-    increment = dict(mean) if previous is None else {k: mean[k] - previous.metrics[k] for k in METRICS}
-    return BudgetRow(source, mean, spread, increment, prediction, basis, per_trial["relative_error"])
+    increments = dict(per_trial) if previous is None else {
+        k: per_trial[k] - previous.per_trial[k] for k in METRICS}
+    return BudgetRow(source, per_trial, increments, metrics.relative_error_of_mean(problem, rates, r_star),
+                     prediction, shift, basis)
 
 
-def _active_set_shift(weights, bias, d_weights, d_bias, r_star):
-    r"""First-order relative shift :math:`|\delta r|/|r^*|` of the optimum (module
-    docstring), or None when the active set's system is too ill-conditioned for a
-    linear estimate (condition number above :data:`MAX_CONDITION`).
-
-    Inactive causes enter through complementarity: a cause whose perturbed drive
-    :math:`s_i = b_i + \delta b_i + \sum_{j \in A} (W + \delta W)_{ij} (r^* + \delta r)_j`
-    turns positive fires at about :math:`s_i` (marginal causes, as in the
-    discrimination task, where every other cause's drive is exactly cancelled).
-    """
-    scale = max(1.0, float(r_star.max()))
-    active = np.flatnonzero(r_star > 1e-9 * scale)
-    inactive = np.setdiff1d(np.arange(r_star.size), active)
-    delta = np.zeros_like(r_star)
-    if active.size:
-        m = np.eye(active.size) - weights[np.ix_(active, active)]
-        if np.linalg.cond(m) > MAX_CONDITION:
+def optimum_change(folded, before, after):
+    r"""Exact change of the rate model's optimum between two (weights, bias) pairs in
+    folded units: :math:`r^*(W_a, b_a) - r^*(W_b, b_b)` (Hz), each the solution of the
+    LCP of :mod:`compiler.operating_point`; None when either does not converge."""
+    rates = []
+    for weights, bias in (before, after):
+        op = compiler.rate_model(replace(folded, weights=np.asarray(weights, float), bias=np.asarray(bias, float)))
+        if not op.converged:
             return None
-        rhs = d_weights[np.ix_(active, active)] @ r_star[active] + d_bias[active]
-        delta[active] = np.linalg.solve(m, rhs)
-    r_new = r_star + delta
-    drive = (bias + d_bias)[inactive] + (weights + d_weights)[np.ix_(inactive, active)] @ r_new[active]
-    delta[inactive] = np.maximum(drive, 0.0)
-    return float(np.linalg.norm(delta) / np.linalg.norm(r_star))
+        rates.append(op.rates)
+    return rates[1] - rates[0]
+
+
+def predicted_row(problem, previous_rates, change, r_star):
+    r"""Prediction of a row from the previous row's trials and the exact change of the
+    optimum :math:`\Delta` its own parameters cause: every trial moves with the
+    optimum, :math:`\hat r_k = r^{prev}_k + \Delta`, and the prediction is the mean
+    over trials of the relative error of :math:`\hat r_k` (0 change: the previous
+    row's error exactly). Returns (prediction, :math:`|\Delta|/|r^*|`)."""
+    shift = float(np.linalg.norm(change) / max(np.linalg.norm(r_star), 1e-300))
+    return metrics.mean_relative_error(problem, np.asarray(previous_rates) + change, r_star), shift
 
 
 def _check_options(duration, dt, trials, noise_std, mistune):
@@ -250,10 +377,27 @@ def _compile(network, hw, dt, compile_options):
     return fixed, [str(w.message) for w in caught if issubclass(w.category, compiler.QuantizationWarning)]
 
 
+def hold_splits(compile_options: dict) -> dict:
+    """``compile_options`` with ``weight_splits = 1`` when ``weight_bits`` is given
+    without a split count: a number of bits then means the synapse precision it says
+    (``"auto"`` would add splits until the precision no longer depends on the bits)."""
+    options = dict(compile_options)
+    if options.get("weight_bits") is not None and options.get("weight_splits", "auto") == "auto":
+        options["weight_splits"] = 1
+    return options
+
+
+def initial_states(seed: int, trials: int, n: int) -> np.ndarray:
+    """Folded initial states :math:`x_0 \\sim U[0, 1]^N` of trials 0..K-1: trial k's
+    state does not depend on K, so adding trials keeps the first ones."""
+    return np.random.default_rng([int(seed), 0x6275646765]).random((trials, n))
+
+
 def error_budget(problem: CausalProblem, hw="loihi2", dt: float = 1e-4, duration: float = 5.0,
                  trials: int = 8, seed=None, mistune=None, noise_std: float = 0.0,
                  confirm_on_lava: bool = False, tau_syn: float = 5e-3, name: Optional[str] = None,
-                 **compile_options) -> ErrorBudget:
+                 ci_width: Optional[float] = None, max_trials: int = MAX_TRIALS,
+                 allow_unstable: bool = False, **compile_options) -> ErrorBudget:
     """Measure the error budget of ``problem``'s tuned network on a chip.
 
     Parameters
@@ -266,7 +410,7 @@ def error_budget(problem: CausalProblem, hw="loihi2", dt: float = 1e-4, duration
     duration : float
         Observation window T (s); the chip runs ``round(T/dt)`` steps.
     trials : int
-        Trials, differing in initial states only (shared by every row).
+        Trials, differing in initial states only (shared by every row: paired).
     seed : int, optional
         Seed of the initial states, the mistuning and the noise; drawn and recorded
         when None.
@@ -282,8 +426,18 @@ def error_budget(problem: CausalProblem, hw="loihi2", dt: float = 1e-4, duration
         Synaptic time constant of the network (0: delta synapses).
     name : str, optional
         Name of the problem in the table and settings.
+    ci_width : float, optional
+        Wanted precision: add trials (the first ones unchanged) until every paired 95 %
+        interval of an increment of ``mean_relative_error`` is at most this wide (a
+        fraction: 0.002 = 0.2 points), or ``max_trials`` is reached
+        (``settings["ci_width_met"]`` says which).
+    max_trials : int
+        Most trials ``ci_width`` may use.
+    allow_unstable : bool
+        Run networks whose rate dynamics are unstable instead of refusing them.
     **compile_options
         Passed to :func:`compiler.compile` (``weight_bits=3``, ``weight_splits=1`` ...).
+        ``weight_bits`` without ``weight_splits`` holds one split (:func:`hold_splits`).
 
     Returns
     -------
@@ -291,27 +445,61 @@ def error_budget(problem: CausalProblem, hw="loihi2", dt: float = 1e-4, duration
     """
     if not isinstance(problem, CausalProblem):
         raise TypeError(f"problem must be a CausalProblem, got {type(problem).__name__}")
-    mistune_range = _check_options(duration, dt, trials, noise_std, mistune)
+    _check_options(duration, dt, trials, noise_std, mistune)
+    if ci_width is not None and not (isinstance(ci_width, (int, float)) and math.isfinite(ci_width)
+                                     and ci_width > 0):
+        raise ValueError(f"ci_width must be a number > 0 (a fraction, 0.002 = 0.2 points), got {ci_width!r}")
+    if not isinstance(max_trials, (int, np.integer)) or max_trials < trials:
+        raise ValueError(f"max_trials must be an integer >= trials ({trials}), got {max_trials!r}")
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 32))
-    rng = np.random.default_rng([int(seed), 0x6275646765])   # unrelated to the tasks' streams
-    x0 = rng.random((trials, problem.n_causes))
+    kwargs = dict(hw=hw, dt=dt, duration=duration, seed=int(seed), mistune=mistune, noise_std=noise_std,
+                  tau_syn=tau_syn, name=name, allow_unstable=allow_unstable,
+                  compile_options=hold_splits(compile_options))
+    budget = _measure(problem, trials=trials, **kwargs)
+    while ci_width is not None and budget.max_increment_ci_width() > ci_width and trials < max_trials:
+        widest = max(budget.rows, key=lambda r: np.diff(r.increment_ci95())[0])
+        trials = min(max_trials, max(trials + 1, statistics.trials_for_width(
+            widest.increments_per_trial[PRIMARY], ci_width)))
+        budget = _measure(problem, trials=trials, **kwargs)
+    budget.settings["ci_width"] = ci_width
+    budget.settings["ci_width_met"] = None if ci_width is None else bool(budget.max_increment_ci_width() <= ci_width)
+    if confirm_on_lava:
+        _confirm_on_lava(budget)
+    return budget
+
+
+def _confirm_on_lava(budget: ErrorBudget) -> None:
+    fixed, x0, chip_counts = budget.run["fixed"], budget.run["x0"], budget.run["counts"]
+    on_lava = compiler.run_lava(fixed, budget.settings["steps"], tag="fixed_pt", v0=fixed.voltages_at(x0),
+                                trials=x0.shape[0])
+    if not np.array_equal(on_lava.counts, chip_counts):
+        raise RuntimeError("Lava fixed_pt and the emulator disagree on the total row; please report this")
+    budget.settings["confirmed_on_lava"] = True
+
+
+def _measure(problem, hw, dt, duration, trials, seed, mistune, noise_std, tau_syn, name, allow_unstable,
+             compile_options) -> ErrorBudget:
+    """One budget with ``trials`` paired trials (:func:`error_budget` without ``ci_width``)."""
+    rng = np.random.default_rng([int(seed), 0x6275646766])   # mistuning and noise, not the states
+    x0 = initial_states(seed, trials, problem.n_causes)
     mistune_seed, noise_seed = (int(v) for v in rng.integers(0, 2 ** 31, size=2))
     steps = int(round(duration / dt))
     window = steps * dt
     r_star = problem.map_estimate()
 
     network = build_network(problem, tau_syn=tau_syn)
-    fixed, compile_warnings = _compile(network, hw, dt, compile_options)
+    check_stable(network, allow_unstable=allow_unstable)
+    fixed, compile_warnings = _compile(network, hw, dt, dict(compile_options, allow_unstable=allow_unstable))
     ingredients = StageIngredients.from_compiled(network, fixed)
 
     # 1. window: the ideal float network
     v0 = network.voltages_at(x0)
-    ideal = simulate(network, window, dt=FLOAT_DT, trials=trials, v0=v0).rates
-    quarter = simulate(network, window / 4, dt=FLOAT_DT, trials=trials, v0=v0).rates
-    e_quarter = np.mean([metrics.relative_error(r, r_star) for r in quarter])
+    ideal = simulate(network, window, dt=FLOAT_DT, trials=trials, v0=v0, allow_unstable=allow_unstable).rates
+    quarter = simulate(network, window / 4, dt=FLOAT_DT, trials=trials, v0=v0, allow_unstable=allow_unstable).rates
     rows = [_row(f"window (ideal float network, T = {window:g} s)", problem, ideal, r_star,
-                 prediction=e_quarter / 4, basis="1/T law from a T/4 run")]
+                 prediction=metrics.mean_relative_error(problem, quarter, r_star) / 4,
+                 basis="1/T law from a T/4 run")]
 
     # 2-7. chip semantics, one effect at a time
     effects = ChipEffects()
@@ -322,33 +510,36 @@ def error_budget(problem: CausalProblem, hw="loihi2", dt: float = 1e-4, duration
               ("threshold and decay quantization",
                effects.with_(hard_reset=True, weights=True, bias=True, threshold_and_decay=True)),
               ("state saturation and wrap", ChipEffects(True, True, True, True, True))]
-    w_f, b_f = ingredients.weights_float, ingredients.bias_float + ingredients.reset_correction
+    folded = fold(network)
+    w_f, w_q, b_f = ingredients.weights_float, ingredients.weights_chip, ingredients.bias_float
+    own_change = {"weight quantization": ((w_f, b_f), (w_q, b_f)),
+                  "bias quantization": ((w_q, b_f), (w_q, ingredients.bias_chip - ingredients.reset_correction))}
+    previous_rates = None
     for source, eff in stages:
-        counts = run_staged(ingredients, eff, x0, steps)
-        prediction, basis = None, ""
-        previous = rows[-1]
-        if source in ("weight quantization", "bias quantization"):
-            if source == "weight quantization":
-                shift = _active_set_shift(w_f, b_f, ingredients.weights_chip - w_f, np.zeros_like(b_f), r_star)
+        rates = run_staged(ingredients, eff, x0, steps) / window
+        prediction, shift, basis = None, None, ""
+        if source in own_change:
+            change = optimum_change(folded, *own_change[source])
+            if change is None:
+                basis = "none: the rate model of the quantized network did not converge"
             else:
-                shift = _active_set_shift(ingredients.weights_chip, b_f, np.zeros_like(w_f),
-                                          ingredients.bias_chip - b_f, r_star)
-            if shift is None:
-                basis = f"none: active set too ill-conditioned (cond > {MAX_CONDITION:g}) for first order"
-            else:
-                prediction = math.hypot(previous.metrics["relative_error"], shift)
-                basis = f"first-order KKT shift {100 * shift:.3f} %"
+                prediction, shift = predicted_row(problem, previous_rates, change, r_star)
+                basis = (f"previous row's trials moved by the exact change of the optimum "
+                         f"({100 * shift:.3f} % of |r*|)")
         elif source.startswith("threshold"):
-            prediction, basis = previous.metrics["relative_error"], "charge per spike exact: no shift"
-        rows.append(_row(source, problem, counts / window, r_star, previous, prediction, basis))
+            prediction, basis = rows[-1].mean_relative_error, "charge per spike exact: no shift"
+        rows.append(_row(source, problem, rates, r_star, rows[-1], prediction, shift, basis))
+        previous_rates = rates
 
     # 8. mistuning and noise
     total_fixed, total_network = fixed, network
+    mistune_range = None if mistune is None else tuple(float(v) for v in mistune)
     if mistune_range is not None or noise_std > 0:
         parts = []
         if mistune_range is not None:
             total_network = mistune_network(network, *mistune_range, seed=mistune_seed)
-            total_fixed, more = _compile(total_network, hw, dt, compile_options)
+            check_stable(total_network, allow_unstable=allow_unstable)
+            total_fixed, more = _compile(total_network, hw, dt, dict(compile_options, allow_unstable=allow_unstable))
             compile_warnings += more
             parts.append(f"mistuning U[{mistune_range[0]:g}, {mistune_range[1]:g}]")
         if noise_std > 0:
@@ -360,25 +551,28 @@ def error_budget(problem: CausalProblem, hw="loihi2", dt: float = 1e-4, duration
         rows.append(_row(" and ".join(parts), problem, counts / window, r_star, rows[-1]))
 
     # total: the bit-exact emulator
-    v0_chip = total_fixed.voltages_at(x0)
-    chip = compiler.emulate(total_fixed, steps, trials=trials, v0=v0_chip)
+    chip = compiler.emulate(total_fixed, steps, trials=trials, v0=total_fixed.voltages_at(x0),
+                            allow_unstable=allow_unstable)
     label = "total: bit-exact emulator (+ integer decay truncation)"
     if noise_std > 0:
         label += "; no noise: Lava's LIF has none"
     rows.append(_row(label, problem, chip.rates, r_star, rows[-1]))
 
-    lava_agrees = None
-    if confirm_on_lava:
-        on_lava = compiler.run_lava(total_fixed, steps, tag="fixed_pt", v0=v0_chip, trials=trials)
-        lava_agrees = bool(np.array_equal(on_lava.counts, chip.counts))
-        if not lava_agrees:
-            raise RuntimeError("Lava fixed_pt and the emulator disagree on the total row; please report this")
-
-    settings = {"problem": name or f"problem (M={problem.n_inputs}, N={problem.n_causes})", "hw": fixed.hw_name, "dt": dt, "duration": window,
-                "steps": steps, "trials": trials, "seed": int(seed), "tau_syn": tau_syn,
-                "mistune": mistune_range, "noise_std": noise_std, "compile_options": dict(compile_options),
-                "weight_splits": len(fixed.weights), "scale": int(fixed.threshold),
-                "float_dt": FLOAT_DT, "confirmed_on_lava": lava_agrees,
+    settings = {"problem": name or f"problem (M={problem.n_inputs}, N={problem.n_causes})", "hw": fixed.hw_name,
+                "dt": dt, "duration": window, "steps": steps, "trials": trials, "seed": int(seed),
+                "tau_syn": tau_syn, "mistune": mistune_range, "noise_std": noise_std,
+                "compile_options": dict(compile_options), "weight_precision": _precision_dict(fixed),
+                "weight_splits": len(fixed.weights), "scale": int(fixed.threshold), "float_dt": FLOAT_DT,
+                "backend": "emulator", "confidence": {"level": statistics.LEVEL, "method": "BCa bootstrap",
+                                                      "resamples": statistics.RESAMPLES},
+                "map_certificate": _certificate_dict(problem), "confirmed_on_lava": None,
                 "compile_warnings": compile_warnings, "versions": versions()}
-    return ErrorBudget(rows, settings)
+    return ErrorBudget(rows, settings, {"fixed": total_fixed, "x0": x0, "counts": chip.counts})
+
+
+def _certificate_dict(problem) -> dict:
+    from dataclasses import asdict
+
+    return {k: (float(v) if isinstance(v, (float, np.floating)) else v)
+            for k, v in asdict(problem.map_certificate()).items()}
 

@@ -1,4 +1,19 @@
-r"""Accuracy metrics of a rate vector against the MAP solution (SPEC section 4)."""
+r"""Accuracy metrics of rates against the MAP solution (SPEC section 4).
+
+Every metric takes ``(problem, rates, r_star=None)`` in that order; ``r_star`` defaults
+to ``problem.map_estimate()``. Two names are kept apart everywhere (API, JSON, tables):
+
+* ``relative_error_of_mean`` :math:`= |\bar r - r^*| / |r^*|`, the error of the
+  trial-mean rates :math:`\bar r = \frac1K \sum_k r_k`;
+* ``mean_relative_error`` :math:`= \frac1K \sum_k |r_k - r^*| / |r^*|`, the mean of the
+  per-trial errors (what budgets, sweeps and recommend report).
+
+The first is smaller: averaging trials removes the part of each trial's error that
+differs between initial states. For one trial they coincide. Where the MAP is not
+unique (``problem.map_certificate().unique`` is False: rank-deficient active set, only
+:math:`U r^*` is determined) every rate error compares reconstructions instead,
+:math:`|U (r - r^*)| / |U r^*|`.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -8,16 +23,51 @@ from .problem import CausalProblem
 _TINY = 1e-300
 
 
-def relative_error(rates, r_star) -> float:
-    r""":math:`|r - r^*| / |r^*|` (absolute :math:`|r|` when :math:`r^* = 0`)."""
-    r, rs = np.asarray(rates, float), np.asarray(r_star, float)
+def _reference(problem: CausalProblem, r_star):
+    return problem.map_estimate() if r_star is None else np.asarray(r_star, float)
+
+
+def map_is_unique(problem: CausalProblem) -> bool:
+    """Whether ``problem``'s MAP is unique (its certificate says so)."""
+    certificate = getattr(problem, "map_certificate", None)
+    return True if certificate is None else bool(certificate().unique)
+
+
+def reconstruction_error(problem: CausalProblem, rates, r_star=None) -> float:
+    r""":math:`|U r - U r^*| / |U r^*|` (absolute :math:`|U r|` when :math:`U r^* = 0`)."""
+    rs = _reference(problem, r_star)
+    u = problem.features
+    ref = u @ rs
+    denom = np.linalg.norm(ref)
+    return float(np.linalg.norm(u @ np.asarray(rates, float) - ref) / (denom if denom > 0 else 1.0))
+
+
+def relative_error(problem: CausalProblem, rates, r_star=None) -> float:
+    r""":math:`|r - r^*| / |r^*|` for one rate vector (absolute :math:`|r|` when
+    :math:`r^* = 0`); :func:`reconstruction_error` where the MAP is not unique."""
+    rs = _reference(problem, r_star)
+    if not map_is_unique(problem):
+        return reconstruction_error(problem, rates, rs)
+    r = np.asarray(rates, float)
     denom = np.linalg.norm(rs)
     return float(np.linalg.norm(r - rs) / (denom if denom > 0 else 1.0))
 
 
-def angular_error(problem: CausalProblem, rates) -> float:
+def mean_relative_error(problem: CausalProblem, rates, r_star=None) -> float:
+    """Mean over trials of :func:`relative_error`; ``rates`` (trials, N) or (N,)."""
+    rs = _reference(problem, r_star)
+    return float(np.mean([relative_error(problem, r, rs) for r in np.atleast_2d(rates)]))
+
+
+def relative_error_of_mean(problem: CausalProblem, rates, r_star=None) -> float:
+    """:func:`relative_error` of the trial-mean rates; ``rates`` (trials, N) or (N,)."""
+    return relative_error(problem, np.atleast_2d(np.asarray(rates, float)).mean(axis=0), r_star)
+
+
+def angular_error(problem: CausalProblem, rates, r_star=None) -> float:
     r"""Angle in degrees between the observation :math:`\mu` and the
-    reconstruction :math:`U r` (the paper's main metric); 90 when :math:`U r = 0`."""
+    reconstruction :math:`U r` (the paper's main metric); 90 when :math:`U r = 0`.
+    ``r_star`` is accepted for a uniform signature and not used."""
     mu = problem.observation
     rec = problem.features @ np.asarray(rates, float)
     nm, nr = np.linalg.norm(mu), np.linalg.norm(rec)
@@ -27,8 +77,8 @@ def angular_error(problem: CausalProblem, rates) -> float:
     return float(np.degrees(np.arccos(c)))
 
 
-def percent_error(problem: CausalProblem, rates) -> float:
-    r""":math:`100 |\mu - U r| / |\mu|`."""
+def percent_error(problem: CausalProblem, rates, r_star=None) -> float:
+    r""":math:`100 |\mu - U r| / |\mu|` (``r_star`` unused, uniform signature)."""
     mu = problem.observation
     return float(100.0 * np.linalg.norm(mu - problem.features @ np.asarray(rates, float))
                  / max(np.linalg.norm(mu), _TINY))
@@ -36,7 +86,7 @@ def percent_error(problem: CausalProblem, rates) -> float:
 
 def objective_gap(problem: CausalProblem, rates, r_star=None) -> float:
     r""":math:`(L(r) - L(r^*)) / \max(|L(r^*)|, \epsilon)`, >= 0 up to rounding."""
-    rs = problem.map_estimate() if r_star is None else r_star
+    rs = _reference(problem, r_star)
     l_star = problem.objective(rs)
     return float((problem.objective(rates) - l_star) / max(abs(l_star), 1e-12))
 
@@ -46,22 +96,18 @@ def support(rates, threshold: float = 0.5) -> np.ndarray:
     return np.asarray(rates, float) > threshold
 
 
-def support_f1(rates, r_star, threshold: float = 0.5) -> float:
+def support_f1(problem: CausalProblem, rates, r_star=None, threshold: float = 0.5) -> float:
     """F1 score (harmonic mean of precision and recall) of the support
     ``{i : r_i > threshold}`` against that of ``r_star``; 1 when both are empty."""
-    est, true = support(rates, threshold), support(r_star, threshold)
-    tp = int(np.sum(est & true))
-    if est.sum() == 0 and true.sum() == 0:
-        return 1.0
-    if tp == 0:
+    precision, recall = support_precision_recall(problem, rates, r_star, threshold)
+    if precision + recall == 0:
         return 0.0
-    precision, recall = tp / est.sum(), tp / true.sum()
     return float(2 * precision * recall / (precision + recall))
 
 
-def support_precision_recall(rates, r_star, threshold: float = 0.5):
+def support_precision_recall(problem: CausalProblem, rates, r_star=None, threshold: float = 0.5):
     """(precision, recall) of the estimated support (each 1 when undefined)."""
-    est, true = support(rates, threshold), support(r_star, threshold)
+    est, true = support(rates, threshold), support(_reference(problem, r_star), threshold)
     tp = int(np.sum(est & true))
     precision = tp / est.sum() if est.sum() else 1.0
     recall = tp / true.sum() if true.sum() else 1.0
@@ -86,18 +132,19 @@ def trial_metrics(problem: CausalProblem, rates, r_star=None) -> dict:
     """Every metric of :func:`all_metrics` for each trial: name -> array (trials,).
 
     ``rates`` has shape (trials, N) or (N,) (one trial)."""
-    rs = problem.map_estimate() if r_star is None else r_star
+    rs = _reference(problem, r_star)
     per_trial = [all_metrics(problem, r, rs) for r in np.atleast_2d(rates)]
     return {key: np.array([m[key] for m in per_trial]) for key in per_trial[0]}
 
 
 def all_metrics(problem: CausalProblem, rates, r_star=None) -> dict:
-    """Every scalar metric for one rate vector, as a dict."""
-    rs = problem.map_estimate() if r_star is None else r_star
-    return {
-        "relative_error": relative_error(rates, rs),
-        "angular_error_deg": angular_error(problem, rates),
-        "percent_error": percent_error(problem, rates),
-        "objective_gap": objective_gap(problem, rates, rs),
-        "support_f1": support_f1(rates, rs),
-    }
+    """Every scalar metric of one rate vector, as a dict (:data:`METRICS` order)."""
+    rs = _reference(problem, r_star)
+    return {name: function(problem, rates, rs) for name, function in _FUNCTIONS.items()}
+
+
+_FUNCTIONS = {"relative_error": relative_error, "angular_error_deg": angular_error,
+              "percent_error": percent_error, "objective_gap": objective_gap,
+              "support_f1": support_f1, "reconstruction_error": reconstruction_error}
+METRICS = tuple(_FUNCTIONS)
+"""Names of the per-trial metrics of :func:`all_metrics`, in order."""

@@ -99,6 +99,7 @@ import numpy as np
 from numba import njit
 
 from compiler import IFNetwork
+from compiler.network import check_stable
 from compiler.results import RatesFromCounts
 
 DEFAULT_MAX_CASCADE = 100
@@ -454,7 +455,8 @@ def _initial_state(network, trials, v0, seed):
 def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int = 1,
              seed: Optional[int] = None, noise_std: float = 0.0, record_spikes: bool = False,
              window: Optional[float] = None, v0=None,
-             max_cascade: int = DEFAULT_MAX_CASCADE) -> SimulationResult:
+             max_cascade: int = DEFAULT_MAX_CASCADE, *,
+             allow_unstable: bool = False) -> SimulationResult:
     r"""Simulate ``network`` exactly on a step grid, all trials independently.
 
     The update equations, spike rules, delays and the event-aware skipping are in
@@ -486,15 +488,26 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
         (``network.initial_voltages``), independent per trial.
     max_cascade : int
         Most spike rounds per step with zero-delay delta synapses (>= 1).
+    allow_unstable : bool
+        Simulate a network whose rates can run away (see below) with a warning
+        instead of refusing it.
 
     Returns
     -------
     SimulationResult
 
+    Raises
+    ------
+    ValueError
+        The network is unstable (:func:`compiler.network.check_stable`: checked once
+        per network object, then cached) and ``allow_unstable`` is False; also bad
+        arguments.
+
     Warns
     -----
     RuntimeWarning
-        When steps were truncated (more spikes requested than a step allows).
+        When steps were truncated (more spikes requested than a step allows), and
+        when an unstable network runs with ``allow_unstable=True``.
     """
     if not isinstance(network, IFNetwork):
         raise TypeError(f"network must be a compiler.IFNetwork, got {type(network).__name__}")
@@ -512,6 +525,7 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
         window_steps = int(round(window / dt))
     n_windows = -(-n_steps // window_steps)
     seed, v_init, noise_seeds = _initial_state(network, trials, v0, seed)
+    check_stable(network, allow_unstable=allow_unstable)
 
     exp_syn = network.tau_syn > 0
     inv_ts = 1.0 / network.tau_syn if exp_syn else 0.0

@@ -15,10 +15,20 @@ CHIP_DT = 1e-4
 
 BACKENDS = ("float", "emulator", "lava", "lava-float", "loihi2")
 
+CONVERGENCE_TARGET = 0.05
+"""Relative error of the trial-mean rates that :func:`convergence` calls converged."""
+
 
 def run_backend(problem: CausalProblem, backend="float", duration=5.0, dt=None, trials=1,
-                seed=None, hw="loihi2", tau_syn=5e-3, **compile_options):
+                seed=None, hw="loihi2", tau_syn=5e-3, allow_unstable=False, half_rates=False,
+                **compile_options):
     """Simulate ``problem``'s tuned network on ``backend``.
+
+    ``allow_unstable`` runs a network whose rates can run away (see
+    :func:`compiler.network.check_stable`) with a warning instead of refusing it.
+    ``half_rates``: also measure the rates over the first half of the same run (float:
+    counts per window; emulator: the same initial voltages for half the steps, which
+    the deterministic emulator reproduces exactly), for :func:`convergence`.
 
     Returns
     -------
@@ -26,7 +36,8 @@ def run_backend(problem: CausalProblem, backend="float", duration=5.0, dt=None, 
         Firing rates in Hz.
     info : dict
         ``backend``, ``duration``, ``dt``, ``trials``, ``seed`` (the one used) and, for
-        chip backends, ``hw`` and ``steps``.
+        chip backends, ``hw`` and ``steps``; with ``half_rates``, ``half_rates``
+        ((trials, N) Hz, None for the Lava backends) and ``half_duration`` (s).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -36,38 +47,185 @@ def run_backend(problem: CausalProblem, backend="float", duration=5.0, dt=None, 
     if backend == "float":
         from .simulator import simulate
 
-        result = simulate(network, duration, dt=FLOAT_DT if dt is None else dt, trials=trials, seed=seed)
-        return result.rates, {"backend": "float", "duration": duration, "dt": result.dt,
-                              "trials": trials, "seed": result.seed, "hw": None, "steps": None}
+        dt = FLOAT_DT if dt is None else dt
+        window = duration / 2 if half_rates and duration / 2 >= dt else None
+        result = simulate(network, duration, dt=dt, trials=trials, seed=seed, window=window,
+                          allow_unstable=allow_unstable)
+        info = {"backend": "float", "duration": duration, "dt": result.dt,
+                "trials": trials, "seed": result.seed, "hw": None, "steps": None}
+        if half_rates:
+            first = None if window is None else result.counts_per_window[:, 0] / result.window
+            info.update(half_rates=first, half_duration=result.window)
+        return result.rates, info
     import compiler
 
     dt = CHIP_DT if dt is None else dt
-    fixed = compiler.compile(network, hw=hw, dt=dt, **compile_options)
+    fixed = compiler.compile(network, hw=hw, dt=dt, allow_unstable=allow_unstable, **compile_options)
     steps = int(round(duration / dt))
     if steps < 1:
         raise ValueError(f"duration {duration} s is shorter than one step of dt = {dt} s")
     if backend == "emulator":
-        result = compiler.emulate(fixed, steps, trials=trials, seed=seed)
+        result = compiler.emulate(fixed, steps, trials=trials, seed=seed, allow_unstable=allow_unstable)
     else:
         tag = "floating_pt" if backend == "lava-float" else "fixed_pt"
         target = "loihi2" if backend == "loihi2" else "cpu"
         result = compiler.run_lava(fixed, steps, tag=tag, seed=seed, trials=trials, target=target)
-    return result.rates, {"backend": result.backend, "duration": steps * dt, "dt": dt,
-                          "trials": trials, "seed": result.seed, "hw": fixed.hw_name, "steps": steps}
+    info = {"backend": result.backend, "duration": steps * dt, "dt": dt,
+            "trials": trials, "seed": result.seed, "hw": fixed.hw_name, "steps": steps}
+    if half_rates:
+        half = steps // 2
+        first = None
+        if backend == "emulator" and half >= 1:
+            first = compiler.emulate(fixed, half, trials=trials, seed=result.seed,
+                                     allow_unstable=True).rates  # checked above
+        info.update(half_rates=first, half_duration=half * dt if first is not None else None)
+    return result.rates, info
 
 
-def solve_problem(problem: CausalProblem, backend="float", **options) -> dict:
-    """Run :func:`run_backend` and return a JSON-ready report: the trial-mean
-    ``rates``, the exact ``map``, every metric of :func:`metrics.all_metrics`,
-    how the result was made and the package ``versions``."""
-    rates, info = run_backend(problem, backend=backend, **options)
+def solve_problem(problem: CausalProblem, backend="float", target: float = CONVERGENCE_TARGET,
+                  **options) -> dict:
+    """Run :func:`run_backend` and return a JSON-ready report.
+
+    Keys: ``rates`` (trial-mean, Hz) and ``map`` (exact :math:`r^*`);
+    ``relative_error_of_mean`` (:math:`|\\bar r - r^*|/|r^*|`, the trial-mean rates)
+    and ``mean_relative_error`` (mean over trials of :math:`|r_k - r^*|/|r^*|`; both
+    compare reconstructions where the MAP is not unique, see :mod:`lava_causal.metrics`);
+    the other metrics of :func:`metrics.all_metrics` **of the trial-mean rates**
+    (``angular_error_deg``, ``percent_error``, ...; ``metrics_of`` says so);
+    ``convergence`` (:func:`convergence`, with ``target`` the relative error called
+    converged); how the result was made and the package ``versions``.
+    """
+    rates, info = run_backend(problem, backend=backend, half_rates=True, **options)
+    half, half_duration = info.pop("half_rates"), info.pop("half_duration")
     mean_rates = rates.mean(axis=0)
     r_star = problem.map_estimate()
-    report = {"rates": mean_rates, "map": r_star}
-    report.update(metrics.all_metrics(problem, mean_rates, r_star))
+    report = {"rates": mean_rates, "map": r_star,
+              "relative_error_of_mean": metrics.relative_error(problem, mean_rates, r_star),
+              "mean_relative_error": float(np.mean([metrics.relative_error(problem, r, r_star)
+                                                    for r in rates]))}
+    report.update({k: v for k, v in metrics.all_metrics(problem, mean_rates, r_star).items()
+                   if k != "relative_error"})
+    report["metrics_of"] = "trial-mean rates"
     report.update(info)
+    report["convergence"] = convergence(problem, rates, info["duration"], half, half_duration,
+                                        r_star=r_star, backend=info["backend"], target=target)
     report["versions"] = versions()
     return report
+
+
+def _map_facts(problem: CausalProblem, r_star):
+    """``(active_condition, unique, n_active)`` from ``problem.map_certificate()`` when
+    the problem has one; otherwise computed here (``unique`` None when undecided)."""
+    if hasattr(problem, "map_certificate"):
+        cert = problem.map_certificate()
+        return float(cert.active_condition), bool(cert.unique), int(cert.n_active)
+    active = r_star > 1e-9 * float(r_star.max())
+    n_active = int(active.sum())
+    if n_active == 0:
+        return 1.0, True, 0
+    u_s = problem.features[:, active] / problem.sigma
+    gram = u_s.T @ u_s + problem.beta * np.eye(n_active)
+    cond = float(np.linalg.cond(gram))
+    unique = True if problem.beta > 0 else (False if not np.isfinite(cond) or cond > 1e15 else None)
+    return cond, unique, n_active
+
+
+def _relative_distance(problem, a, b, r_star, unique):
+    """|a - b| / |r*|, or on reconstructions |U(a - b)| / |U r*| when the MAP is not unique."""
+    if unique is False:
+        u = problem.features
+        ref = float(np.linalg.norm(u @ r_star))
+        return float(np.linalg.norm(u @ (a - b)) / (ref if ref > 0 else 1.0))
+    ref = float(np.linalg.norm(r_star))
+    return float(np.linalg.norm(a - b) / (ref if ref > 0 else 1.0))
+
+
+def convergence(problem: CausalProblem, rates, duration: float, half_rates=None,
+                half_duration=None, r_star=None, backend: str = "float",
+                target: float = CONVERGENCE_TARGET) -> dict:
+    r"""Is ``duration`` long enough? Diagnostics of trial-mean rates against the MAP.
+
+    With :math:`e(T) = |\bar r(T) - r^*|/|r^*|` (the trial-mean rates) and the drift
+    :math:`\delta = |\bar r(T) - \bar r(T/2)|/|r^*|` between the first half and the
+    whole of the *same* run: if the error falls as :math:`c\,T^{-p}` along a fixed
+    direction, :math:`\delta = e(T)(2^p - 1)`, so :math:`p = \log_2(1 + \delta/e)`.
+    The spiking network's law is :math:`p = 1` (SPEC 3): then :math:`\delta` itself
+    estimates the error at T. The duration for the ``target`` error is extrapolated as
+    :math:`T (e/\mathrm{target})^{1/\min(p, 1)}` (a lower bound when :math:`p > 1`,
+    which only noise produces). ``p`` well below 1 means the error is not falling as
+    the law says: slow, ill-conditioned directions not yet in the :math:`1/T` regime,
+    or an error floor (dt, quantization on a chip backend). Where the MAP is not
+    unique, rates are compared through their reconstructions :math:`U r`.
+
+    Returns
+    -------
+    dict
+        ``converged`` (error <= ``target``), ``target``, ``duration``,
+        ``relative_error_of_mean``, ``half_duration``, ``drift`` (:math:`\delta`, None
+        without half rates), ``exponent`` (:math:`p`, None when undefined),
+        ``follows_one_over_t`` (:math:`0.75 \le p \le 1.5`, None when undefined),
+        ``duration_needed`` (s, None when converged or unknown), ``active_condition``
+        (cond of the active set's Gram :math:`G_{SS} = U_S^T U_S/\sigma^2 + \beta I`),
+        ``map_unique`` (None when undecided), ``map_n_active`` (causes with
+        :math:`r^*_i > 0`), ``active_rates`` and ``active_map`` (causes above the
+        support threshold 0.5 Hz in the trial-mean rates and in :math:`r^*`), and a
+        one-line ``hint`` (None when converged and the MAP is unique).
+    """
+    rates = np.atleast_2d(np.asarray(rates, float))
+    rs = problem.map_estimate() if r_star is None else np.asarray(r_star, float)
+    mean = rates.mean(axis=0)
+    cond, unique, n_active = _map_facts(problem, rs)
+    error = _relative_distance(problem, mean, rs, rs, unique)
+    drift = exponent = follows = None
+    if half_rates is not None:
+        drift = _relative_distance(problem, mean, np.atleast_2d(half_rates).mean(axis=0), rs, unique)
+        if error > 0:
+            exponent = float(np.log2(1.0 + drift / error))
+            follows = bool(0.75 <= exponent <= 1.5)
+    converged = bool(error <= target)
+    needed = None
+    if not converged:
+        p = min(exponent, 1.0) if exponent else 1.0
+        needed = float(duration * (error / target) ** (1.0 / max(p, 1e-3)))
+    out = {"converged": converged, "target": float(target), "duration": float(duration),
+           "relative_error_of_mean": error, "half_duration": half_duration, "drift": drift,
+           "exponent": exponent, "follows_one_over_t": follows, "duration_needed": needed,
+           "active_condition": cond, "map_unique": unique, "map_n_active": n_active,
+           "active_rates": int(metrics.support(mean).sum()),
+           "active_map": int(metrics.support(rs).sum())}
+    out["hint"] = _hint(out, backend)
+    return out
+
+
+def _hint(c: dict, backend: str):
+    """One line saying what to do when not converged (or the MAP is not unique)."""
+    if c["map_unique"] is False:
+        return (f"the MAP is not unique ({c['map_n_active']} active causes, collinear or duplicate "
+                f"features): rate errors against one r* are not meaningful, so reconstructions "
+                f"U r are compared (relative errors are |U(r - r*)|/|U r*|); look at "
+                f"percent_error / angular_error_deg")
+    if c["converged"]:
+        return None
+    t, err, target = c["duration"], c["relative_error_of_mean"], c["target"]
+    head = (f"T = {t:g} s is too short: the trial-mean rates are {100 * err:.3g} % from the MAP "
+            f"(target {100 * target:g} %), {c['active_rates']} active causes against "
+            f"{c['active_map']} in r*")
+    needed = f"{c['duration_needed']:.3g}"
+    p = c["exponent"]
+    if p is None:
+        return f"{head}; the error falls as 1/T at best: try T >= {needed} s"
+    if c["follows_one_over_t"]:
+        return (f"{head}; the error falls as 1/T (it moved {100 * c['drift']:.3g} % between T/2 "
+                f"and T): try T >= {needed} s")
+    if p > 1.5:
+        return (f"{head}; the rates still fluctuate ({100 * c['drift']:.3g} % between T/2 and T, "
+                f"more than the error): try T >= {needed} s or more trials")
+    cause = ("an error floor (quantization, hard reset, dt): compare with --backend float"
+             if backend != "float" else
+             f"slow directions of an ill-conditioned active set (cond(G_SS) "
+             f"{c['active_condition']:.3g}) have not reached the 1/T regime")
+    return (f"{head}; the error falls only as T^-{p:.2g} (it moved {100 * c['drift']:.3g} % between "
+            f"T/2 and T): {cause}; try T >= {needed} s")
 
 
 def paired_rates(network, fixed, duration: float, trials: int, seed=None, float_dt: float = FLOAT_DT):

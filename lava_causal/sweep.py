@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from compiler.files import write_json
 
-from .budget import ErrorBudget, error_budget
+from . import metrics
+from .budget import ErrorBudget, describe_precision, error_budget
 from .problem import CausalProblem
 
 PARAMS = {
@@ -62,8 +63,9 @@ class SweepResult:
     param : str
     values : list
     budgets : list of ErrorBudget
-        One per value.
+        One per value (every value sees the same initial states: paired trials).
     metric : str
+        A per-trial metric name; the curve is its mean over trials.
     """
 
     param: str
@@ -71,21 +73,34 @@ class SweepResult:
     budgets: List[ErrorBudget]
     metric: str = "relative_error"
 
+    def rows(self):
+        """The curve's budget row at each value."""
+        return [_curve_row(b, self.param) for b in self.budgets]
+
     def per_trial(self) -> np.ndarray:
-        """Relative error of each trial at each value, shape (values, trials)."""
-        return np.array([_curve_row(b, self.param).per_trial for b in self.budgets])
+        """``metric`` of each trial at each value, shape (values, trials)."""
+        return np.array([row.per_trial[self.metric] for row in self.rows()])
 
     def mean(self) -> np.ndarray:
         """Mean of ``metric`` over trials at each value."""
-        return np.array([_curve_row(b, self.param).metrics[self.metric] for b in self.budgets])
+        return np.array([row.trial_mean[self.metric] for row in self.rows()])
+
+    def ci95(self) -> np.ndarray:
+        """95 % interval of the mean at each value, shape (values, 2)."""
+        return np.array([row.ci95(self.metric) for row in self.rows()])
 
     def spread(self) -> np.ndarray:
         """Standard deviation of ``metric`` over trials at each value."""
-        return np.array([_curve_row(b, self.param).spread[self.metric] for b in self.budgets])
+        return np.array([row.trial_std[self.metric] for row in self.rows()])
+
+    def _name(self) -> str:
+        return "mean_relative_error" if self.metric == "relative_error" else f"mean {self.metric}"
 
     def to_dict(self) -> dict:
-        return {"param": self.param, "values": list(self.values), "metric": self.metric,
-                "mean": self.mean().tolist(), "spread": self.spread().tolist(),
+        return {"param": self.param, "values": list(self.values), "metric": self._name(),
+                "mean": self.mean().tolist(), "ci95": self.ci95().tolist(), "spread": self.spread().tolist(),
+                "weight_precision": [b.settings["weight_precision"] for b in self.budgets],
+                "dominant": [b.dominant(self.metric) for b in self.budgets],
                 "budgets": [b.to_dict() for b in self.budgets]}
 
     def to_json(self, path) -> None:
@@ -94,41 +109,45 @@ class SweepResult:
 
     def table(self) -> str:
         s = self.budgets[0].settings
+        splits = sorted({b.settings["weight_precision"]["weight_splits"] for b in self.budgets})
         lines = [f"Sweep of {self.param} ({PARAMS[self.param]}): {s['problem']} on {s['hw']}, "
-                 f"{s['trials']} trials, seed {s['seed']}",
-                 f"{self.param:>14} {self.metric + ' mean':>22} {'std':>10}  dominant source"]
-        for v, m, sd, b in zip(self.values, self.mean(), self.spread(), self.budgets):
-            lines.append(f"{v:>14g} {m:>22.5g} {sd:>10.3g}  {b.dominant(self.metric)}")
+                 f"{s['trials']} paired trials, seed {s['seed']}; weight splits "
+                 f"{'held at ' if self.param == 'weight_bits' else ''}{', '.join(map(str, splits))}",
+                 f"{self.param:>14} {self._name():>22} {'95 % CI':>22} {'std':>10}  {'weights':<32} dominant source"]
+        for v, m, ci, sd, b in zip(self.values, self.mean(), self.ci95(), self.spread(), self.budgets):
+            lo, hi = ci
+            dominant = b.dominant(self.metric) or "none significant"
+            lines.append(f"{v:>14g} {m:>22.5g} {f'[{lo:.4g}, {hi:.4g}]':>22} {sd:>10.3g}  "
+                         f"{describe_precision(b.settings['weight_precision']):<32} {dominant}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.table()
 
     def plot(self, path) -> str:
-        """Error against the parameter: trial mean with a +/- one standard deviation
-        band and every trial as a dot; returns the absolute path."""
+        """Error against the parameter: trial mean with its 95 % interval as a band and
+        every trial as a dot; returns the absolute path."""
         import matplotlib.pyplot as plt
 
         from .plots import save_figure
 
         fig, ax = plt.subplots(figsize=(6.5, 4))
         x = np.asarray(self.values, float)
-        mean, spread = self.mean(), self.spread()
+        mean, ci = self.mean(), self.ci95()
         scale = 100.0 if self.metric == "relative_error" else 1.0
-        ax.fill_between(x, scale * (mean - spread), scale * (mean + spread), alpha=0.25, label="+/- 1 std")
+        finite = np.all(np.isfinite(ci), axis=1)
+        ax.fill_between(x[finite], scale * ci[finite, 0], scale * ci[finite, 1], alpha=0.25, label="95 % CI")
         ax.plot(x, scale * mean, "o-", label="mean over trials")
-        if self.metric == "relative_error":
-            trials = self.per_trial()
-            ax.plot(np.repeat(x, trials.shape[1]), scale * trials.ravel(), ".", color="0.5", ms=3,
-                    label="trials")
+        trials = self.per_trial()
+        ax.plot(np.repeat(x, trials.shape[1]), scale * trials.ravel(), ".", color="0.5", ms=3, label="trials")
         if self.param in ("dt", "duration", "noise_std") and np.all(x > 0):
             ax.set_xscale("log")
-        if np.all(mean > 0):
+        if np.all(mean > 0) and np.all(trials > 0):
             ax.set_yscale("log")
         ax.set_xlabel(f"{self.param} ({PARAMS[self.param]})")
-        ax.set_ylabel(self.metric + (" (%)" if scale == 100 else ""))
+        ax.set_ylabel(self._name() + (" (%)" if scale == 100 else ""))
         s = self.budgets[0].settings
-        ax.set_title(f"{s['problem']} on {s['hw']}")
+        ax.set_title(f"{s['problem']} on {s['hw']}, {s['trials']} paired trials", fontsize=9)
         ax.legend()
         return save_figure(fig, path)
 
@@ -148,13 +167,15 @@ def sweep(problem: CausalProblem, param: str, values: Sequence, hw="loihi2", dt:
         As in :func:`lava_causal.error_budget` (the swept one is overridden); the same
         seed at every value, so every value sees the same initial states.
     metric : str
-        Metric of the curve (a name of :data:`lava_causal.budget.METRICS`).
+        Per-trial metric of the curve (a name of :data:`lava_causal.budget.METRICS`).
     n_jobs : int
         joblib workers over values (-1: all cores).
     progress : bool
         Show a tqdm progress bar.
     **options
-        More :func:`error_budget` arguments (``weight_splits=1``, ``tau_syn``, ...).
+        More :func:`error_budget` arguments (``weight_splits``, ``tau_syn``, ...). A
+        sweep over ``weight_bits`` holds the number of splits fixed: ``weight_splits``
+        if given, else 1 (never ``"auto"``, which would add splits as bits drop).
     """
     from .budget import METRICS
 
@@ -168,6 +189,9 @@ def sweep(problem: CausalProblem, param: str, values: Sequence, hw="loihi2", dt:
     for v in values:
         if not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v) or v < 0:
             raise ValueError(f"{param} values must be finite numbers >= 0, got {v!r}")
+    if param == "weight_bits":
+        if options.get("weight_splits", "auto") == "auto":
+            options["weight_splits"] = 1
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 32))
     base = dict(hw=hw, dt=dt, duration=duration, trials=trials, seed=seed, **options)
@@ -190,19 +214,27 @@ DEFAULT_DURATIONS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 
 @dataclass
 class Recommendation:
-    """The cheapest settings found, and the error measured there.
+    """The cheapest settings found whose error is *known* to meet the target.
 
-    ``met`` is False when no candidate reached the target; the settings are then those
-    with the smallest error. ``tried`` lists every (weight_bits, dt, duration, error).
+    A setting is accepted only when the upper end of the 95 % interval of its
+    ``mean_relative_error`` is at most the target (a mean below the target is not
+    enough: the first of many settings whose mean dips below it is biased low).
+    ``met`` is False when no candidate's bound reached the target; the settings are then
+    those with the smallest upper bound. ``tried`` lists every candidate measured, as
+    dicts with ``weight_bits``, ``dt``, ``duration``, ``trials``, ``mean_relative_error``,
+    ``ci95`` and ``upper_bound``.
     """
 
     met: bool
     target_error: float
     weight_bits: int
+    weight_splits: int
     dt: float
     duration: float
-    error: float
-    spread: float
+    trials: int
+    mean_relative_error: float
+    ci95: list
+    upper_bound: float
     tried: list
     settings: dict
 
@@ -210,43 +242,58 @@ class Recommendation:
         return dict(self.__dict__)
 
     def __str__(self) -> str:
-        verdict = "meets" if self.met else "does NOT meet (best found)"
-        return (f"weight_bits = {self.weight_bits}, dt = {self.dt:g} s, duration = {self.duration:g} s: "
-                f"relative error {100 * self.error:.3f} % +/- {100 * self.spread:.3f} % {verdict} the "
-                f"target {100 * self.target_error:g} % ({len(self.tried)} settings measured, "
-                f"{self.settings['trials']} trials, seed {self.settings['seed']}, hw {self.settings['hw']})")
+        verdict = "meets" if self.met else "does NOT meet (best bound found)"
+        lo, hi = self.ci95
+        return (f"weight_bits = {self.weight_bits} x {self.weight_splits} split(s), dt = {self.dt:g} s, "
+                f"duration = {self.duration:g} s: mean_relative_error {100 * self.mean_relative_error:.3f} % "
+                f"(95 % CI [{100 * lo:.3f}, {100 * hi:.3f}] %, {self.trials} trials); upper bound "
+                f"{100 * self.upper_bound:.3f} % {verdict} the target {100 * self.target_error:g} % "
+                f"({len(self.tried)} settings measured, seed {self.settings['seed']}, hw {self.settings['hw']})")
 
 
 def recommend(problem: CausalProblem, target_error: float, hw="loihi2", trials: int = 8, seed: int = 0,
               weight_bits: Sequence[int] = DEFAULT_WEIGHT_BITS, dts: Sequence[float] = DEFAULT_DTS,
-              durations: Sequence[float] = DEFAULT_DURATIONS, progress: bool = True,
+              durations: Sequence[float] = DEFAULT_DURATIONS, ci_width: Optional[float] = None,
+              max_trials: int = 256, progress: bool = True, allow_unstable: bool = False,
               **options) -> Recommendation:
-    """The cheapest settings whose chip (bit-exact emulator) relative error meets the target.
+    """The cheapest settings whose chip (bit-exact emulator) error provably meets the target.
 
     Cheapest means, in this order: fewest weight bits, then the largest dt, then the
     shortest duration. Candidates are searched in that order and the first one whose
-    trial-mean relative rate error is at most ``target_error`` is returned; for a given
-    (bits, dt), durations are tried from short to long and the search moves on at the
-    first that meets the target.
+    95 % upper confidence bound of ``mean_relative_error`` is at most ``target_error``
+    is returned; for a given (bits, dt), durations are tried from short to long and the
+    search moves on at the first that meets the target.
 
     Parameters
     ----------
     problem : CausalProblem
     target_error : float
-        Relative rate error |r - r*|/|r*| to reach, > 0.
+        ``mean_relative_error`` (mean over trials of |r_k - r*|/|r*|) to reach, > 0.
     hw, trials, seed, **options
         As in :func:`lava_causal.error_budget`. ``weight_splits`` defaults to 1 here, so
-        that weight bits are the synapse memory they say (``"auto"`` would spread few
-        bits over several Dense processes).
+        that weight bits are the synapse memory they say.
     weight_bits, dts, durations : sequences
         Candidates.
+    ci_width : float, optional
+        Wanted width of every candidate's interval: trials are added (the first ones
+        unchanged) until it is met or ``max_trials`` is reached.
+    max_trials : int
+    allow_unstable : bool
+        Passed to :func:`compiler.compile` and :func:`compiler.emulate`.
     """
     import compiler
 
+    from . import statistics
+    from .budget import initial_states
     from .network import build_network
 
     if not (isinstance(target_error, (int, float)) and math.isfinite(target_error) and target_error > 0):
         raise ValueError(f"target_error must be a number > 0, got {target_error!r}")
+    if ci_width is not None and not (isinstance(ci_width, (int, float)) and math.isfinite(ci_width)
+                                     and ci_width > 0):
+        raise ValueError(f"ci_width must be a number > 0, got {ci_width!r}")
+    if not isinstance(trials, (int, np.integer)) or trials < 1 or max_trials < trials:
+        raise ValueError(f"need integers 1 <= trials <= max_trials, got trials={trials!r}, max_trials={max_trials!r}")
     for name, seq in (("weight_bits", weight_bits), ("dts", dts), ("durations", durations)):
         if len(seq) == 0:
             raise ValueError(f"{name} must list at least one candidate")
@@ -258,29 +305,37 @@ def recommend(problem: CausalProblem, target_error: float, hw="loihi2", trials: 
     options.setdefault("weight_splits", 1)
     r_star = problem.map_estimate()
     network = build_network(problem, tau_syn=options.pop("tau_syn", 5e-3))
-    rng = np.random.default_rng([int(seed), 0x7265636f])
-    x0 = rng.random((trials, problem.n_causes))
+
+    def measure(fixed, steps, k):
+        x0 = initial_states(seed, k, problem.n_causes)
+        chip = compiler.emulate(fixed, steps, trials=k, v0=fixed.voltages_at(x0), allow_unstable=allow_unstable)
+        return np.array([metrics.relative_error(problem, r, r_star) for r in chip.rates])
+
     tried, best = [], None
-    total = len(bits_list) * len(dts) * len(durations)
-    bar = tqdm(total=total, desc="recommend", disable=not progress)
+    bar = tqdm(total=len(bits_list) * len(dts) * len(durations), desc="recommend", disable=not progress)
     for bits in bits_list:
         for dt in sorted(dts, reverse=True):
-            fixed = _quiet_compile(network, hw, dt, bits, options)
+            fixed = _quiet_compile(network, hw, dt, bits, dict(options, allow_unstable=allow_unstable))
             for duration in sorted(durations):
                 steps = max(1, int(round(duration / dt)))
-                chip = compiler.emulate(fixed, steps, trials=trials,
-                                        v0=fixed.voltages_at(x0))
-                errors = np.linalg.norm(chip.rates - r_star, axis=1) / np.linalg.norm(r_star)
-                entry = (bits, dt, duration, float(errors.mean()), float(errors.std()))
+                k = trials
+                errors = measure(fixed, steps, k)
+                while ci_width is not None and k < max_trials and np.diff(statistics.mean_ci(errors))[0] > ci_width:
+                    k = min(max_trials, max(k + 1, statistics.trials_for_width(errors, ci_width)))
+                    errors = measure(fixed, steps, k)
+                lo, hi = statistics.mean_ci(errors)
+                entry = {"weight_bits": bits, "dt": dt, "duration": duration, "trials": k,
+                         "mean_relative_error": float(errors.mean()), "ci95": [lo, hi], "upper_bound": hi,
+                         "weight_splits": len(fixed.weights)}
                 tried.append(entry)
                 bar.update()
-                if best is None or entry[3] < best[3]:
+                if best is None or hi < best["upper_bound"]:
                     best = entry
-                if entry[3] <= target_error:
+                if hi <= target_error:
                     bar.close()
-                    return _recommendation(True, target_error, entry, tried, hw, trials, seed, options)
+                    return _recommendation(True, target_error, entry, tried, hw, seed, options)
     bar.close()
-    return _recommendation(False, target_error, best, tried, hw, trials, seed, options)
+    return _recommendation(False, target_error, best, tried, hw, seed, options)
 
 
 def _quiet_compile(network, hw, dt, bits, options):
@@ -293,11 +348,14 @@ def _quiet_compile(network, hw, dt, bits, options):
         return compiler.compile(network, hw=hw, dt=dt, weight_bits=bits, **options)
 
 
-def _recommendation(met, target, entry, tried, hw, trials, seed, options):
+def _recommendation(met, target, entry, tried, hw, seed, options):
+    from . import statistics
     from .provenance import versions
 
-    bits, dt, duration, error, spread = entry
-    return Recommendation(met, float(target), int(bits), float(dt), float(duration), error, spread,
-                          [list(t) for t in tried],
-                          {"hw": str(hw), "trials": trials, "seed": seed, "compile_options": dict(options),
+    return Recommendation(met, float(target), int(entry["weight_bits"]), int(entry["weight_splits"]),
+                          float(entry["dt"]), float(entry["duration"]), int(entry["trials"]),
+                          entry["mean_relative_error"], list(entry["ci95"]), float(entry["upper_bound"]), tried,
+                          {"hw": str(hw), "seed": seed, "compile_options": dict(options),
+                           "acceptance": "95 % upper confidence bound <= target",
+                           "confidence": {"level": statistics.LEVEL, "method": "BCa bootstrap"},
                            "backend": "emulator", "versions": versions()})

@@ -7,7 +7,8 @@ import pytest
 
 import compiler
 from lava_causal import build_network, error_budget, recommend, sweep, tasks
-from lava_causal.budget import METRICS
+from lava_causal import statistics
+from lava_causal.budget import METRICS, ErrorBudget, initial_states, predicted_row
 from lava_causal.cli import main
 from lava_causal.staged import ChipEffects, StageIngredients, run_staged
 
@@ -30,31 +31,34 @@ def test_rows_in_order_and_increments_add_up(budget):
     assert [s.split(" (")[0] for s in sources[:7]] == SOURCES
     assert "total" in sources[-1] and len(sources) == 8
     for metric in METRICS:
-        assert sum(r.increment[metric] for r in budget.rows) == pytest.approx(budget.total.metrics[metric])
-    assert budget.rows[0].increment == budget.rows[0].metrics
+        assert sum(r.increments[metric] for r in budget.rows) == pytest.approx(budget.total.trial_mean[metric])
+    assert budget.rows[0].increments == budget.rows[0].trial_mean
+    assert budget.total.mean_relative_error == budget.total.trial_mean["relative_error"]
 
 
 def test_total_is_the_emulator_run_on_the_same_initial_states(discrimination, budget):
     fixed = compiler.compile(build_network(discrimination), hw="loihi2", dt=1e-4)
-    x0 = np.random.default_rng([11, 0x6275646765]).random((6, discrimination.n_causes))
+    x0 = initial_states(11, 6, discrimination.n_causes)
     chip = compiler.emulate(fixed, 20000, trials=6, v0=np.round(x0 * fixed.threshold).astype(np.int64))
     r_star = discrimination.map_estimate()
     errors = np.linalg.norm(chip.rates - r_star, axis=1) / np.linalg.norm(r_star)
-    np.testing.assert_allclose(budget.total.per_trial, errors, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(budget.total.per_trial["relative_error"], errors, rtol=0, atol=1e-15)
+    assert budget.total.relative_error_of_mean == pytest.approx(
+        np.linalg.norm(chip.rates.mean(0) - r_star) / np.linalg.norm(r_star))
 
 
 def test_deterministic_under_a_seed(discrimination, budget):
     again = error_budget(discrimination, duration=2.0, trials=6, seed=11)
     assert again.to_dict()["rows"] == budget.to_dict()["rows"]
     other = error_budget(discrimination, duration=2.0, trials=6, seed=12)
-    assert other.rows[0].metrics != budget.rows[0].metrics
+    assert other.rows[0].trial_mean != budget.rows[0].trial_mean
 
 
 def test_unseeded_budget_records_its_seed(discrimination):
     b = error_budget(discrimination, duration=0.5, trials=2)
     assert isinstance(b.settings["seed"], int)
     again = error_budget(discrimination, duration=0.5, trials=2, seed=b.settings["seed"])
-    assert again.total.metrics == b.total.metrics
+    assert again.total.trial_mean == b.total.trial_mean
 
 
 def test_staged_model_with_every_effect_is_close_to_the_emulator(discrimination):
@@ -74,10 +78,16 @@ def test_json_shape_and_round_trip(tmp_path, budget):
     path = tmp_path / "budget.json"
     budget.to_json(path)
     data = json.loads(path.read_text())
-    assert set(data) == {"rows", "settings"}
+    assert set(data) == {"rows", "dominant", "settings"}
     for row in data["rows"]:
-        assert {"source", "increment", *METRICS} <= set(row)
-        assert set(row["increment"]) == set(METRICS)
+        assert {"source", "mean_relative_error", "ci95", "increment", "increment_ci95", "significant",
+                "relative_error_of_mean", "trial_mean", "increments", "prediction"} <= set(row)
+        assert set(row["increments"]) == set(METRICS) == set(row["trial_mean"])
+        lo, hi = row["ci95"]
+        assert lo <= row["mean_relative_error"] <= hi
+        lo, hi = row["increment_ci95"]
+        assert lo <= row["increment"] <= hi and row["significant"] == (lo > 0 or hi < 0)
+    assert data["settings"]["weight_precision"]["weight_splits"] == 2
     assert "total" in data["rows"][-1]["source"]
     for key in ("hw", "dt", "duration", "trials", "seed", "versions", "compile_options"):
         assert key in data["settings"]
@@ -86,6 +96,7 @@ def test_json_shape_and_round_trip(tmp_path, budget):
 def test_table_and_waterfall_plot(tmp_path, budget):
     text = budget.table()
     assert "weight quantization" in text and "total" in text and "dominant source" in text
+    assert "95 % CI" in text and "8 bits x 2 splits" in text and "relative_error_of_mean" in text
     path = budget.plot(tmp_path / "w.png")
     assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -95,7 +106,7 @@ def test_predictions_where_theory_has_them(budget):
     assert with_prediction == {"window", "weight quantization", "bias quantization",
                                "threshold and decay quantization"}
     window = budget.rows[0]
-    assert window.prediction == pytest.approx(window.metrics["relative_error"], rel=0.5)
+    assert window.prediction == pytest.approx(window.mean_relative_error, rel=0.5)
 
 
 @pytest.mark.parametrize("options, dominant", [
@@ -109,7 +120,8 @@ def test_predictions_where_theory_has_them(budget):
 ])
 def test_each_source_ranks_first_when_made_dominant(discrimination, options, dominant):
     b = error_budget(discrimination, trials=6, seed=4, **options)
-    assert b.dominant().startswith(dominant), [(r.source, r.increment["relative_error"]) for r in b.rows]
+    assert b.dominant() is not None and b.dominant().startswith(dominant), \
+        [(r.source, r.increment, r.increment_ci95()) for r in b.rows]
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -153,16 +165,38 @@ def test_sweep_validation(discrimination, param, values, match):
         sweep(discrimination, param, values, progress=False)
 
 
-def test_recommend_is_cheapest_and_measured(discrimination):
+def test_recommend_accepts_on_the_upper_confidence_bound(discrimination):
     found = recommend(discrimination, 0.05, trials=4, seed=1, weight_bits=(3, 5, 8),
                       dts=(1e-3, 1e-4), durations=(0.5, 2.0), progress=False)
-    assert found.met and found.error <= 0.05
-    # every cheaper candidate tried before it missed the target
-    assert all(err > 0.05 for *_, err, _ in found.tried[:-1])
-    assert found.tried[-1][:3] == [found.weight_bits, found.dt, found.duration]
-    unreachable = recommend(discrimination, 1e-6, trials=2, seed=1, weight_bits=(8,), dts=(1e-4,),
+    assert found.met and found.upper_bound <= 0.05
+    assert found.ci95[0] <= found.mean_relative_error <= found.ci95[1] == found.upper_bound
+    # every cheaper candidate tried before it had a bound above the target
+    assert all(t["upper_bound"] > 0.05 for t in found.tried[:-1])
+    last = found.tried[-1]
+    assert [last["weight_bits"], last["dt"], last["duration"]] == [found.weight_bits, found.dt, found.duration]
+    assert "upper bound" in str(found) and found.weight_splits == 1
+    unreachable = recommend(discrimination, 1e-6, trials=3, seed=1, weight_bits=(8,), dts=(1e-4,),
                             durations=(0.5,), progress=False)
-    assert not unreachable.met and unreachable.error > 1e-6
+    assert not unreachable.met and unreachable.upper_bound > 1e-6
+
+
+def test_recommend_refuses_a_mean_that_only_dips_below_the_target(discrimination):
+    """A target between a setting's mean and its upper bound is not met there."""
+    probe = recommend(discrimination, 1e-6, trials=4, seed=1, weight_bits=(4,), dts=(1e-4,),
+                      durations=(0.5,), progress=False)
+    lo, hi = probe.ci95
+    assert lo < hi
+    target = 0.5 * (probe.mean_relative_error + hi)
+    again = recommend(discrimination, target, trials=4, seed=1, weight_bits=(4,), dts=(1e-4,),
+                      durations=(0.5,), progress=False)
+    assert again.mean_relative_error < target and not again.met
+
+
+def test_recommend_ci_width_adds_trials(discrimination):
+    found = recommend(discrimination, 1e-6, trials=3, seed=1, weight_bits=(4,), dts=(1e-4,),
+                      durations=(0.5,), ci_width=0.002, max_trials=64, progress=False)
+    lo, hi = found.ci95
+    assert found.trials > 3 and (hi - lo <= 0.002 or found.trials == 64)
 
 
 def test_recommend_validation(discrimination):
@@ -182,7 +216,8 @@ def test_cli_budget_sweep_recommend(capsys, tmp_path):
     assert main(["sweep", str(problem), "--param", "dt", "--values", "2e-4,1e-4", "--duration", "0.5",
                  "--trials", "2", "--plot", str(tmp_path / "s.png")]) == 0
     assert "sweep plot" in capsys.readouterr().out
-    assert main(["recommend", str(problem), "--target", "0.5", "--trials", "2"]) == 0
+    assert main(["recommend", str(problem), "--target", "0.5", "--trials", "4"]) == 0
     assert "meets" in capsys.readouterr().out
     assert main(["sweep", str(problem), "--param", "dt", "--values", "a,b"]) == 2
     assert main(["budget", str(problem), "--mistune", "-1"]) == 2
+    assert main(["budget", str(problem), "--ci-width", "0"]) == 2

@@ -10,8 +10,9 @@ import compiler
 from lava_causal import CausalProblem, tasks
 from lava_causal.cli import main
 
-JSON_KEYS = {"rates", "map", "relative_error", "angular_error_deg", "percent_error", "backend",
-             "duration", "seed", "versions", "hw", "dt", "steps"}
+JSON_KEYS = {"rates", "map", "relative_error_of_mean", "mean_relative_error", "angular_error_deg",
+             "percent_error", "backend", "duration", "seed", "versions", "hw", "dt", "steps",
+             "convergence", "metrics_of"}
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +41,11 @@ def test_solve_float_json_has_the_promised_keys_and_true_metrics(capsys, problem
     problem = CausalProblem.load(problem_file)
     np.testing.assert_allclose(out["map"], problem.map_estimate(), rtol=1e-12)
     rates, r_star = np.array(out["rates"]), np.array(out["map"])
-    assert out["relative_error"] == pytest.approx(np.linalg.norm(rates - r_star) / np.linalg.norm(r_star))
-    assert out["relative_error"] < 0.1
+    assert out["relative_error_of_mean"] == pytest.approx(
+        np.linalg.norm(rates - r_star) / np.linalg.norm(r_star))
+    assert out["relative_error_of_mean"] < 0.1
+    assert "relative_error" not in out  # one name per metric
+    assert out["convergence"]["converged"] and out["convergence"]["hint"] is None
 
 
 def test_solve_emulator_json_reports_chip_settings_and_is_reproducible(capsys, problem_file):
@@ -50,7 +54,34 @@ def test_solve_emulator_json_reports_chip_settings_and_is_reproducible(capsys, p
     first, second = run_json(capsys, argv), run_json(capsys, argv)
     assert first["hw"] == "loihi2" and first["dt"] == 2e-4 and first["steps"] == 2500
     assert first["rates"] == second["rates"]
-    assert first["relative_error"] < 0.2
+    assert first["relative_error_of_mean"] < 0.2
+    assert first["convergence"]["drift"] is not None  # the emulator's half run
+
+
+def test_solve_text_names_both_errors_and_the_trial_mean_metrics(capsys, problem_file):
+    assert main(["solve", str(problem_file), "--duration", "0.5", "--trials", "2", "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "relative_error_of_mean" in text and "mean_relative_error" in text
+    assert "metrics of the trial-mean rates" in text and "convergence:" in text
+
+
+def _mistuned(problem, tau_syn=5e-3):
+    from lava_causal import build_network, mistune
+    return mistune(build_network(tasks.cosine_basis(n=40, m=10)), -0.1, 0.1, seed=0)
+
+
+def test_unstable_network_exits_2_with_one_line_unless_allowed(capsys, monkeypatch, tmp_path):
+    import lava_causal.solve
+
+    path = tmp_path / "cos.npz"
+    tasks.cosine_basis(n=40, m=10).save(path)
+    monkeypatch.setattr(lava_causal.solve, "build_network", _mistuned)
+    assert main(["solve", str(path), "--duration", "0.05"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "unstable" in err[0]
+    assert "--allow-unstable" in err[0]
+    with pytest.warns(RuntimeWarning, match="unstable"):
+        assert main(["solve", str(path), "--duration", "0.05", "--allow-unstable", "--json"]) == 0
 
 
 def test_compile_prints_the_report_and_writes_a_loadable_network(capsys, tmp_path, problem_file):

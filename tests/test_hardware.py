@@ -61,6 +61,67 @@ def test_hypothetical_target_is_not_lava_runnable():
     hw = HardwareConfig.load("wide16")
     assert not hw.lava_runnable
     assert hw.weight_mantissa_bits == 16
+    assert "8-bit register" in hw.emulator_only_reason
+    assert hw.weight_register_bits == 16
+    assert "'wide16'" in hw.lava_refusal() and "lava_runnable = false" in hw.lava_refusal()
+    assert HardwareConfig.load("loihi2").lava_refusal() == ""
+
+
+def test_weight_register_is_lavas_on_lava_runnable_configs(tmp_path):
+    """Weight bits are significant bits; the register is Lava Dense's 8 bits."""
+    assert HardwareConfig.load("loihi2").weight_register_bits == 8
+    six = HardwareConfig.load(_write(tmp_path, _replace(LOIHI2.read_text(), "weights", "mantissa_bits",
+                                                        "mantissa_bits = 6  # test")))
+    assert six.weight_mantissa_bits == 6 and six.weight_register_bits == 8
+    assert six.weight_format().mantissa_bits == 8 and six.weight_format().num_weight_bits == 6
+    assert six.weight_format(4).num_weight_bits == 4
+    with pytest.raises(ValueError, match=r"weight_bits = 7 exceeds weights\.mantissa_bits = 6"):
+        six.weight_format(7)
+
+
+def test_emulator_only_reason_is_required_exactly_when_not_lava_runnable(tmp_path):
+    text = LOIHI2.read_text()
+    off = text.replace("lava_runnable = true ", "lava_runnable = false #")
+    with pytest.raises(ConfigError, match=r"emulator_only_reason.*missing.*lava_runnable = false"):
+        HardwareConfig.load(_write(tmp_path, off, "a.toml"))
+    with pytest.raises(ConfigError, match=r"emulator_only_reason.*non-empty one-line string"):
+        HardwareConfig.load(_write(tmp_path, off.replace("\nunverified", '\nemulator_only_reason = " "\nunverified'),
+                                   "b.toml"))
+    ok = HardwareConfig.load(_write(tmp_path, off.replace("\nunverified", '\nemulator_only_reason = "why"\nunverified'),
+                                    "c.toml"))
+    assert not ok.lava_runnable and ok.emulator_only_reason == "why"
+    assert HardwareConfig.from_flat_dict(ok.to_dict()) == ok
+    on = text.replace("\nunverified", '\nemulator_only_reason = "why"\nunverified')
+    with pytest.raises(ConfigError, match=r"emulator_only_reason.*only allowed with lava_runnable = false"):
+        HardwareConfig.load(_write(tmp_path, on, "d.toml"))
+
+
+@pytest.mark.parametrize("section,key,value", [
+    ("weights", "mantissa_bits", 9), ("state", "activation_shift", 0), ("threshold", "shift", 0),
+    ("bias", "mantissa_bits", 14), ("decay", "current_offset", 0), ("weights", "max_delay_steps", 64),
+])
+def test_lava_runnable_configs_must_match_lavas_datapath(tmp_path, section, key, value):
+    path = _write(tmp_path, _replace(LOIHI2.read_text(), section, key, f"{key} = {value}  # test"))
+    with pytest.raises(ConfigError, match=rf"{section}\.{key}.*= {value} breaks lava_runnable = true") as err:
+        HardwareConfig.load(path)
+    assert str(path) in str(err.value) and "emulator_only_reason" in str(err.value)
+    text = path.read_text().replace("lava_runnable = true ", 'lava_runnable = false\nemulator_only_reason = "t" #')
+    assert not HardwareConfig.load(_write(tmp_path, text, "emu.toml")).lava_runnable
+
+
+def test_lava_datapath_table_agrees_with_the_lava_backend():
+    from compiler import hardware, lava_backend
+    table = {key: value for key, _, _, value, _ in hardware.LAVA_DATAPATH}
+    assert table["weights.mantissa_bits"] == lava_backend.LAVA_WEIGHT_BITS == 8
+    assert table["weights.max_delay_steps"] == lava_backend.LAVA_MAX_DELAY
+    assert 2 ** (table["bias.mantissa_bits"] - 1) == -lava_backend.BIAS_MANT_RANGE[0]
+    assert (table["bias.exponent_min"], table["bias.exponent_max"]) == lava_backend.BIAS_EXP_RANGE
+    assert 2 ** table["threshold.mantissa_bits"] - 1 == lava_backend.VTH_RANGE[1]
+    assert 2 ** table["decay.bits"] - 1 == lava_backend.DECAY_RANGE[1]
+    ar = compiler.LAVA_LOIHI
+    assert (table["threshold.shift"], table["state.activation_shift"], table["state.voltage_bits"],
+            table["decay.current_offset"], table["decay.voltage_offset"]) == \
+        (ar.threshold_shift, ar.activation_shift, ar.state_bits, ar.current_decay_offset, ar.voltage_decay_offset)
 
 
 def test_load_by_path_and_instance(tmp_path):
@@ -116,7 +177,7 @@ def test_missing_section_names_it(tmp_path):
 
 
 @pytest.mark.parametrize("section,key,value,expect", [
-    ("weights", "mantissa_bits", "0", r"weights\.mantissa_bits.*= 0 is out of range \[1, 24\]"),
+    ("weights", "mantissa_bits", "0", r"weights\.mantissa_bits.*= 0 is out of range \[2, 24\]"),
     ("threshold", "shift", "-1", r"threshold\.shift.*out of range"),
     ("decay", "current_offset", "2", r"decay\.current_offset.*out of range \[0, 1\]"),
     ("energy", "synaptic_op_pj", "-3.0", r"energy\.synaptic_op_pj.*out of range"),

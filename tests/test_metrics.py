@@ -20,13 +20,13 @@ def test_errors_vanish_at_the_optimum(problem):
 
 def test_hand_computed_values(problem):
     r = np.array([3.0, 0.0, 0.0])
-    assert metrics.relative_error(r, [3.0, 4.0, 0.0]) == pytest.approx(4 / 5)
+    assert metrics.relative_error(problem, r, [3.0, 4.0, 0.0]) == pytest.approx(4 / 5)
     assert metrics.percent_error(problem, r) == pytest.approx(80.0)
     assert metrics.angular_error(problem, r) == pytest.approx(np.degrees(np.arccos(3 / 5)))
     assert metrics.angular_error(problem, np.zeros(3)) == 90.0
     assert metrics.objective_gap(problem, r) > 0
-    assert metrics.support_f1(r, [3.0, 4.0, 0.0]) == pytest.approx(2 / 3)
-    assert metrics.support_precision_recall([3.0, 0, 1.0], [3.0, 4.0, 0]) == (0.5, 0.5)
+    assert metrics.support_f1(problem, r, [3.0, 4.0, 0.0]) == pytest.approx(2 / 3)
+    assert metrics.support_precision_recall(problem, [3.0, 0, 1.0], [3.0, 4.0, 0]) == (0.5, 0.5)
 
 
 def test_cv_isi():

@@ -145,6 +145,7 @@ def test_threshold_mantissa_edge(tmp_path):
     """With a 32-bit state the threshold mantissa (2**17 - 1) is the binding range."""
     text = (HW_DIR / "loihi2.toml").read_text()
     text = text.replace("current_bits = 24", "current_bits = 32").replace("voltage_bits = 24", "voltage_bits = 32")
+    text = text.replace("lava_runnable = true ", 'lava_runnable = false\nemulator_only_reason = "32-bit state" #')
     path = tmp_path / "wide_state.toml"
     path.write_text(text)
     net = IFNetwork(weights=np.array([[0.0, -0.01], [-0.01, 0.0]]), bias=[5.0, 4.0], reset=[1.0, 1.0])
@@ -243,7 +244,7 @@ def test_network_that_cannot_fit_raises_in_strict_mode():
 def test_weights_beyond_every_scale_raise():
     """Weights too large for the largest weight exponent even at the smallest scale."""
     net = small_network(n=4, tau_syn=0.0)
-    huge = net.replace(weights=net.weights * 1e7)
+    huge = net.replace(weights=-np.abs(net.weights) * 1e7)  # all inhibitory: stable, however large
     with pytest.raises(QuantizationError, match=r"threshold: no scale fits: (weight_range|synaptic_input)"):
         compiler.compile(huge, operating_rates=None)
 
@@ -252,8 +253,8 @@ def test_weights_beyond_every_scale_raise():
     (dict(dt=0), r"dt must be a finite number > 0.*got 0"),
     (dict(dt=-1e-4), r"dt must be a finite number > 0.*-0\.0001"),
     (dict(dt=float("nan")), r"dt must be"),
-    (dict(weight_bits=0), r"weight_bits must be an integer in 2\.\.16.*got 0"),
-    (dict(weight_bits=17), r"weight_bits must be an integer in 2\.\.16.*got 17"),
+    (dict(weight_bits=0), r"weight_bits must be an integer in 2\.\.8 .*mantissa_bits = 8.*got 0"),
+    (dict(weight_bits=17), r"weight_bits = 17 exceeds weights\.mantissa_bits = 8 of hardware config 'loihi2'"),
     (dict(weight_bits=8.0), r"weight_bits must be an integer"),
     (dict(bias_bits=40), r"bias_bits must be an integer in 2\.\.24.*got 40"),
     (dict(rounding="up"), r"rounding must be one of \['nearest', 'stochastic'\], got 'up'"),
@@ -308,19 +309,32 @@ def test_nearest_rounding_error_is_half_a_quantum(discrimination):
     assert abs(err.mean()) < 0.01
 
 
-def test_weight_bits_override(discrimination):
+def _wide_weights_config(tmp_path, bits=12):
+    """loihi2 with ``bits``-bit weights: emulator only (Lava's Dense register has 8)."""
+    text = (HW_DIR / "loihi2.toml").read_text()
+    text = text.replace("mantissa_bits = 8 ", f"mantissa_bits = {bits} ", 1)
+    text = text.replace("lava_runnable = true ", 'lava_runnable = false\nemulator_only_reason = "wide weights" #')
+    path = tmp_path / f"loihi2_w{bits}.toml"
+    path.write_text(text)
+    return path
+
+
+def test_weight_bits_override(discrimination, tmp_path):
     net = discrimination[1]
     six = compile_quiet(net, weight_bits=6)
     assert six.num_weight_bits == 6 and six.info["lava_compatible"]
     for w in six.weights:
         assert np.all(w % 4 == 0)
     assert_chip_ranges(six)
-    twelve = compile_quiet(net, weight_bits=12)
+    with pytest.raises(ValueError, match=r"weight_bits = 12 exceeds weights\.mantissa_bits = 8"):
+        compiler.compile(net, weight_bits=12)
+    wide = _wide_weights_config(tmp_path)
+    twelve = compile_quiet(net, hw=wide, weight_bits=12)
     assert twelve.num_weight_bits == 12 and not twelve.info["lava_compatible"]
     assert twelve.n_splits == 1 and np.abs(twelve.weights[0]).max() > 255
     compiler.emulate(twelve, 100)
     one6 = compile_quiet(net, weight_bits=6, weight_splits=1).report()["weights"]["max_rel_error"]
-    one12 = compile_quiet(net, weight_bits=12, weight_splits=1).report()["weights"]["max_rel_error"]
+    one12 = compile_quiet(net, hw=wide, weight_bits=12, weight_splits=1).report()["weights"]["max_rel_error"]
     assert one6 > 4 * one12
     assert six.info["splits"]["quanta"][-1] == 0  # auto: the fine split still reaches quantum 1
 

@@ -20,6 +20,11 @@ def _common_arguments(p, duration=5.0):
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--weight-bits", type=positive_int("--weight-bits"), default=None)
     p.add_argument("--weight-splits", type=positive_int("--weight-splits"), default=None)
+    p.add_argument("--ci-width", type=positive_float("--ci-width"), default=None,
+                   help="add trials until every 95 %% interval is at most this wide (fraction, 0.002 = 0.2 points)")
+    p.add_argument("--max-trials", type=positive_int("--max-trials"), default=256,
+                   help="most trials --ci-width may use")
+    p.add_argument("--allow-unstable", action="store_true", help="run unstable networks instead of refusing them")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -47,7 +52,8 @@ def cmd_budget(args):
     budget = error_budget(problem, hw=args.hw, dt=args.dt, duration=args.duration, trials=args.trials,
                           seed=args.seed, mistune=mistune, noise_std=args.noise,
                           confirm_on_lava=args.confirm_on_lava, name=os.path.basename(args.problem),
-                          **_compile_options(args))
+                          ci_width=args.ci_width, max_trials=max(args.max_trials, args.trials),
+                          allow_unstable=args.allow_unstable, **_compile_options(args))
     _show(budget, args, "waterfall chart")
 
 
@@ -58,7 +64,8 @@ def cmd_sweep(args):
     options.pop(args.param, None)
     result = sweep(problem, args.param, args.values, hw=args.hw, dt=args.dt, duration=args.duration,
                    trials=args.trials, seed=args.seed, n_jobs=args.jobs, progress=not args.json,
-                   name=os.path.basename(args.problem), **options)
+                   name=os.path.basename(args.problem), ci_width=args.ci_width,
+                   max_trials=max(args.max_trials, args.trials), allow_unstable=args.allow_unstable, **options)
     _show(result, args, "sweep plot")
 
 
@@ -66,7 +73,8 @@ def cmd_recommend(args):
     """The cheapest settings meeting a target error."""
     problem = load_problem(args.problem)
     found = recommend(problem, args.target, hw=args.hw, trials=args.trials, seed=args.seed,
-                      progress=not args.json)
+                      ci_width=args.ci_width, max_trials=max(args.max_trials, args.trials),
+                      allow_unstable=args.allow_unstable, progress=not args.json)
     print_json(found.to_dict()) if args.json else print(found)
 
 
@@ -92,9 +100,14 @@ def register(sub):
     p = sub.add_parser("recommend", help="cheapest weight bits, dt and duration meeting a target error")
     p.add_argument("problem")
     p.add_argument("--target", required=True, type=positive_float("--target"),
-                   help="relative rate error, e.g. 0.02")
+                   help="mean_relative_error (mean over trials of |r - r*|/|r*|) whose 95 %% upper bound "
+                        "must meet it, e.g. 0.02")
     add_hw_argument(p)
     p.add_argument("--trials", type=positive_int("--trials"), default=8)
     p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--ci-width", type=positive_float("--ci-width"), default=None,
+                   help="add trials until each candidate's 95 %% interval is at most this wide")
+    p.add_argument("--max-trials", type=positive_int("--max-trials"), default=256)
+    p.add_argument("--allow-unstable", action="store_true")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_recommend)

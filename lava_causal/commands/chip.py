@@ -39,6 +39,7 @@ def hardware_summary() -> list:
         rows.append({"name": name, "description": hw.description,
                      "weight_bits": hw.weight_mantissa_bits, "bias_bits": hw.bias_mantissa_bits,
                      "voltage_bits": hw.voltage_bits, "lava_runnable": hw.lava_runnable,
+                     "emulator_only_reason": hw.emulator_only_reason,
                      "unverified": list(hw.unverified)})
     return rows
 
@@ -63,7 +64,7 @@ def cmd_info(args):
         return
     print(f"hardware configs in {info['config_dir']}:")
     for row in info["hardware"]:
-        where = "Lava CPU + chip" if row["lava_runnable"] else "emulator only"
+        where = "Lava CPU + chip" if row["lava_runnable"] else f"emulator only ({row['emulator_only_reason']})"
         print(f"  {row['name']:<8} {row['weight_bits']:>2}-bit weights, {row['bias_bits']:>2}-bit bias, "
               f"{row['voltage_bits']}-bit voltage; {where}; {len(row['unverified'])} unverified figures"
               f"\n           {row['description']}")

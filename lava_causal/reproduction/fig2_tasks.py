@@ -38,7 +38,7 @@ def run(out, quick=False, seed=0, progress=True) -> dict:
         active = np.flatnonzero(rates.mean(axis=0) > 0.5)
         angular = windowed_angular_errors(problem, result.counts_per_window, WINDOW)
         at_100ms = angular[:, int(round(0.1 / WINDOW)) - 1]
-        times, rel = cumulative_curve(result.counts_per_window, WINDOW, lambda r: metrics.relative_error(r, r_star))
+        times, rel = cumulative_curve(result.counts_per_window, WINDOW, lambda r: metrics.relative_error(problem, r, r_star))
         _, pct = cumulative_curve(result.counts_per_window, WINDOW, lambda r: metrics.percent_error(problem, r))
         others = np.setdiff1d(np.arange(problem.n_causes), support)
         numbers[name] = {

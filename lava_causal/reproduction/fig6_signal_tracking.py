@@ -36,7 +36,7 @@ def run(out, quick=False, seed=0, progress=True) -> dict:
     for k, (label, net) in enumerate(tqdm(list(nets.items()), desc="fig6", disable=not progress)):
         result = float_run(net, duration, trials, seed, window=WINDOW)
         rates = result.rates.mean(axis=0)
-        times, err = cumulative_curve(result.counts_per_window, WINDOW, lambda r: metrics.relative_error(r, r_star))
+        times, err = cumulative_curve(result.counts_per_window, WINDOW, lambda r: metrics.relative_error(problem, r, r_star))
         late = times >= duration / 10
         numbers[label] = {"rates": {str(c): float(rates[c]) for c in CAUSES},
                           "found": {str(c): bool(rates[c] > 0.5 * r_star[c]) for c in CAUSES},
