@@ -113,7 +113,7 @@ def main(argv=None):
     r_star = problem.map_estimate()
     print(f"Fig. 2 discrimination task: M = {problem.n_inputs}, N = {problem.n_causes}, mu = 50 u_{tasks.TARGET}; "
           f"MAP support {np.flatnonzero(r_star > 1e-9).tolist()}, r*[{tasks.TARGET}] = {r_star[tasks.TARGET]:.3f} Hz, "
-          f"certificate: {problem.map_certificate()}")
+          f"certificate: {problem.map_certificate().summary()}")
     print(f"versions: {versions()}")
 
     network, floating = float_part(problem, r_star, args)

@@ -229,14 +229,15 @@ class ErrorBudget:
     def table(self) -> str:
         """The budget as a fixed-width text table (relative errors in %)."""
         head = (f"{'source':<48}{'mean rel.err %':>15}{'95 % CI':>18}{'incr. %':>9}{'incr. 95 % CI':>20}"
-                f"{'':>2}{'predicted %':>12}{'angle deg':>10}{'F1':>6}")
+                f"{'':>2}{'predicted %':>12}{'angle deg':>10}{'% error':>9}{'F1':>6}")
         lines = [self.header(), head, "-" * len(head)]
         for r in self.rows:
             pred = "" if r.prediction is None else f"{100 * r.prediction:.3f}"
             lines.append(f"{r.source[:48]:<48}{100 * r.mean_relative_error:>15.3f}{_interval(r.ci95()):>18}"
                          f"{100 * r.increment:>+9.3f}{_interval(r.increment_ci95(), signed=True):>20}"
                          f"{'*' if r.significant() else '':>2}{pred:>12}"
-                         f"{r.trial_mean['angular_error_deg']:>10.3f}{r.trial_mean['support_f1']:>6.2f}")
+                         f"{r.trial_mean['angular_error_deg']:>10.3f}{r.trial_mean['percent_error']:>9.3f}"
+                         f"{r.trial_mean['support_f1']:>6.2f}")
         dominant = self.dominant()
         lines.append("* increment significant (paired 95 % interval excludes 0)")
         lines.append(f"total: relative_error_of_mean (trial-mean rates) {100 * self.total.relative_error_of_mean:.3f} %")

@@ -29,8 +29,7 @@ def _reference(problem: CausalProblem, r_star):
 
 def map_is_unique(problem: CausalProblem) -> bool:
     """Whether ``problem``'s MAP is unique (its certificate says so)."""
-    certificate = getattr(problem, "map_certificate", None)
-    return True if certificate is None else bool(certificate().unique)
+    return bool(problem.map_certificate().unique)
 
 
 def reconstruction_error(problem: CausalProblem, rates, r_star=None) -> float:

@@ -38,6 +38,12 @@ def build_network(problem: CausalProblem, tau_syn: float = 5e-3, delay: float = 
         raise TypeError(f"problem must be a CausalProblem, got {type(problem).__name__}")
     j = problem.coupling
     reset = -np.diag(j).copy()
+    flat = np.flatnonzero(~(reset > 0))
+    if flat.size:
+        raise ValueError(
+            f"cause(s) {flat[:10].tolist()}{' ...' if flat.size > 10 else ''} have reset depth "
+            f"|u_i|^2/sigma^2 + beta = 0 (an all-zero feature with beta = 0): such a neuron cannot "
+            f"spike and reset; drop these causes (their MAP intensity is 0) or set beta > 0")
     weights = j - np.diag(np.diag(j))
     return IFNetwork(weights=weights, bias=problem.drive, reset=reset, threshold=1.0,
                      tau_syn=tau_syn, delay=delay, leak_tau=leak_tau,

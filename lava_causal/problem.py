@@ -1,4 +1,4 @@
-r"""The causal inference problem and its exact MAP solution.
+r"""The causal inference problem: data, energy and the certified exact MAP solution.
 
 Generative model (SPEC section 1): :math:`\mu = U r + \epsilon`,
 :math:`\epsilon \sim N(0, \sigma^2 I_M)`, prior
@@ -11,7 +11,22 @@ The MAP estimate minimizes
     \quad r \ge 0,
 
 equivalently the energy :math:`E(r) = -\tfrac12 r^T J r - g^T r` with
-:math:`J = -U^T U/\sigma^2 - \beta I` and :math:`g = U^T \mu/\sigma^2 - \alpha 1`.
+:math:`J = -U^T U/\sigma^2 - \beta I` and :math:`g = U^T \mu/\sigma^2 - \alpha`.
+
+Exact MAP and its certificate
+-----------------------------
+:meth:`CausalProblem.map_estimate` delegates to :func:`lava_causal.map_solver.solve_map`
+(an exact rescaling, then stacked NNLS, NNLS, QR + NNLS or a generalised
+Lawson-Hanson active-set method; the equations are in that module's docstring). The
+returned :math:`r` is verified by :func:`lava_causal.certificate.certify` (a
+scale-invariant KKT residual and a relative Lagrange duality gap; formulas in that
+module's docstring), exposed as :meth:`CausalProblem.map_certificate`; an estimate
+that fails either tolerance raises :class:`MapNotCertified`.
+
+:class:`MapCertificate`, :class:`MapNotCertified` and the tolerances
+(:data:`KKT_TOLERANCE`, :data:`GAP_TOLERANCE`, :data:`DEGENERACY_TOLERANCE`, and the
+solver's :data:`GRAM_RCOND`, :data:`QR_RCOND`, :data:`STACKED_RHS_RATIO`,
+:data:`ENTER_TOLERANCE`) are re-exported here.
 """
 from __future__ import annotations
 
@@ -19,10 +34,16 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
-import scipy.optimize
 
 from compiler.files import atomic_output, read_npz
+
+from .certificate import (DEGENERACY_TOLERANCE, GAP_TOLERANCE, KKT_TOLERANCE, MapCertificate,
+                          MapNotCertified, certify)
+from .certificate import kkt_residual as _kkt_residual
+from .map_solver import ENTER_TOLERANCE, GRAM_RCOND, QR_RCOND, STACKED_RHS_RATIO, solve_map
+
+__all__ = ["CausalProblem", "MapCertificate", "MapNotCertified", "KKT_TOLERANCE", "GAP_TOLERANCE",
+           "DEGENERACY_TOLERANCE", "GRAM_RCOND", "QR_RCOND", "STACKED_RHS_RATIO", "ENTER_TOLERANCE"]
 
 
 def _check_scalar(name, value, *, minimum, strict=False):
@@ -73,9 +94,6 @@ class CausalProblem:
                 f"got shape {mu.shape}")
         if not np.all(np.isfinite(mu)):
             raise ValueError("observation must be finite; found NaN or infinite values")
-        zero = np.flatnonzero(np.linalg.norm(u, axis=0) == 0)
-        if zero.size:
-            raise ValueError(f"features has all-zero column(s) {zero[:10].tolist()}; every cause needs a feature")
         u.setflags(write=False)
         mu.setflags(write=False)
         object.__setattr__(self, "features", u)
@@ -83,6 +101,12 @@ class CausalProblem:
         object.__setattr__(self, "alpha", _check_scalar("alpha", self.alpha, minimum=0.0))
         object.__setattr__(self, "beta", _check_scalar("beta", self.beta, minimum=0.0))
         object.__setattr__(self, "sigma", _check_scalar("sigma", self.sigma, minimum=0.0, strict=True))
+        zero = np.flatnonzero(~np.any(u != 0, axis=0))
+        if zero.size and self.alpha == 0 and self.beta == 0:
+            raise ValueError(
+                f"features has all-zero column(s) {zero[:10].tolist()}: with alpha = beta = 0 the MAP "
+                f"intensity of such a cause is undetermined (it does not enter L); drop the cause or "
+                f"set alpha > 0 or beta > 0 (then its MAP intensity is 0)")
 
     # ------------------------------------------------------------ quantities
     @property
@@ -117,80 +141,62 @@ class CausalProblem:
         return -(self.coupling @ np.asarray(r, dtype=float) + self.drive)
 
     def kkt_residual(self, r) -> float:
-        r"""Relative violation of the KKT conditions of :math:`\min_{r\ge0} L(r)`.
+        r"""Scale-invariant violation of the KKT conditions of :math:`\min_{r\ge0} L(r)`:
+        :math:`\max_i |\min(\hat G_{ii} r_i, \nabla_i L(r))|/s_i`, zero exactly at the
+        MAP (formula and invariances in :mod:`lava_causal.certificate`). Negative entries
+        of ``r`` (primal infeasibility), negative gradients (dual infeasibility) and
+        complementarity all count."""
+        return _kkt_residual(self, self._as_rates(r))
 
-        With :math:`G = \nabla L(r)`, the conditions are :math:`r \ge 0`,
-        :math:`G \ge 0` and :math:`r_i G_i = 0`; the residual is
-        :math:`|\min(r, G)|_\infty` (zero exactly at the optimum) divided by the
-        scale :math:`\max(|g|_\infty, 1)`. Negative entries of ``r`` count in full.
-        """
-        r = np.asarray(r, dtype=float)
-        g = self.gradient(r)
-        scale = max(float(np.max(np.abs(self.drive))), 1.0)
-        return float(np.max(np.abs(np.minimum(r, g))) / scale)
+    def map_certificate(self, r=None) -> MapCertificate:
+        """The :class:`MapCertificate` of ``r`` (default: the solver's MAP estimate,
+        cached; returned even when it failed, with ``certified`` False)."""
+        if r is None:
+            return self._map_solution()[1]
+        return certify(self, self._as_rates(r), "given")
 
     # ------------------------------------------------------------ exact MAP
     def map_estimate(self) -> np.ndarray:
-        """Exact MAP estimate :math:`r^*` (SPEC section 1), shape (N,).
+        r"""Certified exact MAP estimate :math:`r^*` (SPEC section 1), shape (N,).
 
-        * beta > 0: NNLS on the stacked system :math:`[U/\\sigma; \\sqrt\\beta I]`.
-        * beta = alpha = 0: NNLS on :math:`(U, \\mu)` (when N > M only
-          :math:`U r^*` is unique).
-        * beta = 0, alpha > 0, :math:`U^T U` positive definite: NNLS on the
-          Cholesky factor.
-        * beta = 0, alpha > 0, :math:`U^T U` singular: a bound-constrained convex
-          QP solved by L-BFGS-B and polished on the detected active set.
+        Solved by :func:`lava_causal.map_solver.solve_map` on the exactly rescaled
+        problem, by the path that suits :math:`(\alpha, \beta)` and the conditioning
+        (stacked NNLS for :math:`\beta > 0`, NNLS for :math:`\alpha = \beta = 0`, QR +
+        NNLS for :math:`\alpha > 0, \beta = 0` at full column rank, else the
+        generalised Lawson-Hanson active-set method; equations in that module's
+        docstring). An NNLS estimate whose :class:`MapCertificate` fails is polished
+        by the active-set method; the first certified estimate is returned. Cached,
+        with its certificate (:meth:`map_certificate`).
+
+        Raises
+        ------
+        MapNotCertified
+            No estimate met :data:`KKT_TOLERANCE` and :data:`GAP_TOLERANCE`; the
+            message names the failed residual, its value, the tolerance and the
+            condition number of the active set.
         """
-        cached = self.__dict__.get("_map")
-        if cached is not None:
-            return cached.copy()
-        u, mu, s = self.features, self.observation, self.sigma
-        n = self.n_causes
-        if self.beta > 0:
-            a = np.vstack([u / s, np.sqrt(self.beta) * np.eye(n)])
-            y = np.concatenate([mu / s, -(self.alpha / np.sqrt(self.beta)) * np.ones(n)])
-            r = _nnls(a, y)
-        elif self.alpha == 0:
-            r = _nnls(u / s, mu / s)
-        else:
-            gram = u.T @ u / s**2
-            try:
-                chol = scipy.linalg.cholesky(gram, lower=True)
-                if np.linalg.cond(chol) > 1e7:
-                    raise np.linalg.LinAlgError("ill-conditioned")
-                y = scipy.linalg.solve_triangular(chol, self.drive, lower=True)
-                r = _nnls(chol.T, y)
-            except np.linalg.LinAlgError:
-                r = self._solve_bound_qp()
-        r = np.maximum(r, 0.0)
-        object.__setattr__(self, "_map", r)
+        r, cert = self._map_solution()
+        if not cert.certified:
+            raise MapNotCertified(
+                f"exact MAP not certified ({cert.method}, {self.n_inputs} x {self.n_causes}, "
+                f"alpha={self.alpha:g}, beta={self.beta:g}): " + "; ".join(cert.failures())
+                + f"; cond(G_SS) of its {cert.n_active} active cause(s) {cert.active_condition:.3g}",
+                certificate=cert, estimate=r.copy())
         return r.copy()
 
-    def _solve_bound_qp(self) -> np.ndarray:
-        r"""min L(r) s.t. r >= 0 for a singular Gram matrix (beta = 0, alpha > 0, N > M).
+    def _map_solution(self):
+        cached = self.__dict__.get("_map_result")
+        if cached is None:
+            cached = solve_map(self)
+            object.__setattr__(self, "_map_result", cached)
+        return cached
 
-        L-BFGS-B finds the support; on the support S the optimum solves
-        :math:`G_{SS} r_S = g_S` (:math:`G = U^T U/\sigma^2`), and a minimum-norm
-        least-squares correction polishes it to machine precision when it keeps r >= 0.
-        """
-        n = self.n_causes
-        gram = -self.coupling  # beta = 0 here
-        r = np.zeros(n)
-        for _ in range(20):
-            res = scipy.optimize.minimize(
-                self.objective, r, jac=self.gradient, method="L-BFGS-B",
-                bounds=[(0, None)] * n, options={"ftol": 1e-16, "gtol": 1e-13, "maxiter": 50000})
-            r = np.maximum(res.x, 0)
-            support = r > 1e-9 * max(1.0, r.max())
-            if support.any():
-                gs = gram[np.ix_(support, support)]
-                step = np.linalg.lstsq(gs, self.drive[support] - gs @ r[support], rcond=None)[0]
-                cand = r.copy()
-                cand[support] += step
-                if np.all(cand >= 0) and self.kkt_residual(cand) < self.kkt_residual(r):
-                    r = cand
-            if self.kkt_residual(r) < 1e-11:
-                break
+    def _as_rates(self, r) -> np.ndarray:
+        r = np.asarray(r, dtype=float)
+        if r.shape != (self.n_causes,):
+            raise ValueError(f"r must have shape ({self.n_causes},), got {r.shape}")
+        if not np.all(np.isfinite(r)):
+            raise ValueError("r must be finite")
         return r
 
     # ------------------------------------------------------------ persistence
@@ -223,10 +229,3 @@ class CausalProblem:
         except ValueError as exc:
             raise ValueError(f"problem file {path!r}: {exc}") from None
 
-
-def _nnls(a, y):
-    try:
-        r, _ = scipy.optimize.nnls(a, y, maxiter=50 * a.shape[1])
-    except TypeError:  # older scipy
-        r, _ = scipy.optimize.nnls(a, y)
-    return r

@@ -100,9 +100,8 @@ def solve_problem(problem: CausalProblem, backend="float", target: float = CONVE
     mean_rates = rates.mean(axis=0)
     r_star = problem.map_estimate()
     report = {"rates": mean_rates, "map": r_star,
-              "relative_error_of_mean": metrics.relative_error(problem, mean_rates, r_star),
-              "mean_relative_error": float(np.mean([metrics.relative_error(problem, r, r_star)
-                                                    for r in rates]))}
+              "relative_error_of_mean": metrics.relative_error_of_mean(problem, rates, r_star),
+              "mean_relative_error": metrics.mean_relative_error(problem, rates, r_star)}
     report.update({k: v for k, v in metrics.all_metrics(problem, mean_rates, r_star).items()
                    if k != "relative_error"})
     report["metrics_of"] = "trial-mean rates"
@@ -111,33 +110,6 @@ def solve_problem(problem: CausalProblem, backend="float", target: float = CONVE
                                         r_star=r_star, backend=info["backend"], target=target)
     report["versions"] = versions()
     return report
-
-
-def _map_facts(problem: CausalProblem, r_star):
-    """``(active_condition, unique, n_active)`` from ``problem.map_certificate()`` when
-    the problem has one; otherwise computed here (``unique`` None when undecided)."""
-    if hasattr(problem, "map_certificate"):
-        cert = problem.map_certificate()
-        return float(cert.active_condition), bool(cert.unique), int(cert.n_active)
-    active = r_star > 1e-9 * float(r_star.max())
-    n_active = int(active.sum())
-    if n_active == 0:
-        return 1.0, True, 0
-    u_s = problem.features[:, active] / problem.sigma
-    gram = u_s.T @ u_s + problem.beta * np.eye(n_active)
-    cond = float(np.linalg.cond(gram))
-    unique = True if problem.beta > 0 else (False if not np.isfinite(cond) or cond > 1e15 else None)
-    return cond, unique, n_active
-
-
-def _relative_distance(problem, a, b, r_star, unique):
-    """|a - b| / |r*|, or on reconstructions |U(a - b)| / |U r*| when the MAP is not unique."""
-    if unique is False:
-        u = problem.features
-        ref = float(np.linalg.norm(u @ r_star))
-        return float(np.linalg.norm(u @ (a - b)) / (ref if ref > 0 else 1.0))
-    ref = float(np.linalg.norm(r_star))
-    return float(np.linalg.norm(a - b) / (ref if ref > 0 else 1.0))
 
 
 def convergence(problem: CausalProblem, rates, duration: float, half_rates=None,
@@ -174,11 +146,15 @@ def convergence(problem: CausalProblem, rates, duration: float, half_rates=None,
     rates = np.atleast_2d(np.asarray(rates, float))
     rs = problem.map_estimate() if r_star is None else np.asarray(r_star, float)
     mean = rates.mean(axis=0)
-    cond, unique, n_active = _map_facts(problem, rs)
-    error = _relative_distance(problem, mean, rs, rs, unique)
+    certificate = problem.map_certificate()
+    cond, unique, n_active = certificate.active_condition, certificate.unique, certificate.n_active
+    error = metrics.relative_error(problem, mean, rs)
     drift = exponent = follows = None
     if half_rates is not None:
-        drift = _relative_distance(problem, mean, np.atleast_2d(half_rates).mean(axis=0), rs, unique)
+        # |r(T) - r(T/2)| / |r*| (reconstructions where r* is not unique): the error
+        # metric of r* + (r(T) - r(T/2)) against r*
+        step = mean - np.atleast_2d(half_rates).mean(axis=0)
+        drift = metrics.relative_error(problem, rs + step, rs)
         if error > 0:
             exponent = float(np.log2(1.0 + drift / error))
             follows = bool(0.75 <= exponent <= 1.5)

@@ -8,9 +8,9 @@ rows share.
 
 Intervals are bias-corrected and accelerated (BCa) bootstrap intervals of the mean
 over trials (:func:`scipy.stats.bootstrap`, resampling trials, seeded so a result
-replays), with two exact cases: when every value is the same the interval is that
-value (a deterministic effect), and with fewer than :data:`MIN_TRIALS` trials it is
-:math:`(-\infty, \infty)` (nothing can be said). With few trials (8-16) a bootstrap
+replays), with two exact cases: with fewer than :data:`MIN_TRIALS` trials the interval
+is :math:`(-\infty, \infty)` (nothing can be said), and when every value is the same
+it is that value (a deterministic effect, e.g. a row that changes no spike). With few trials (8-16) a bootstrap
 interval is somewhat too narrow; ask for more trials (``ci_width``) when a verdict
 depends on it.
 """
@@ -38,10 +38,10 @@ def mean_ci(values, level: float = LEVEL) -> Tuple[float, float]:
     x = np.asarray(values, float).ravel()
     if x.size == 0 or not np.all(np.isfinite(x)):
         return (float("nan"), float("nan"))
-    if np.all(x == x[0]):
-        return (float(x[0]), float(x[0]))
     if x.size < MIN_TRIALS:
         return (-math.inf, math.inf)
+    if np.all(x == x[0]):
+        return (float(x[0]), float(x[0]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # BCa's degenerate-distribution warning: handled below
         res = scipy.stats.bootstrap((x,), np.mean, confidence_level=level, n_resamples=RESAMPLES,

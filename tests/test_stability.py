@@ -117,15 +117,20 @@ def test_inhibitory_only_mistuning_is_copositive_hence_stable():
     assert verdict.stable and verdict.method == "copositive (PSD + non-negative split)"
 
 
-def test_the_check_runs_once_per_network(monkeypatch):
-    calls = []
-    original = compiler.network._stability_of
+def _count_calls(monkeypatch, module, name) -> list:
+    """Replace ``module.name`` by a wrapper that appends to the returned list per call."""
+    calls, original = [], getattr(module, name)
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(compiler.network, "_stability_of", counting)
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+def test_the_check_runs_once_per_network(monkeypatch):
+    calls = _count_calls(monkeypatch, compiler.network, "_stability_of")
     net = build_network(tasks.discrimination(0, n=30, m=30))
     for _ in range(3):
         simulate(net, 0.01, dt=1e-4, seed=0)
@@ -134,14 +139,7 @@ def test_the_check_runs_once_per_network(monkeypatch):
     fixed = compiler.compile(net, hw="loihi2")
     assert len(calls) == 1  # compile reuses the cached verdict
 
-    built = []
-    effective = compiler.effective.effective_network
-
-    def counting_effective(*args, **kwargs):
-        built.append(1)
-        return effective(*args, **kwargs)
-
-    monkeypatch.setattr(compiler.effective, "effective_network", counting_effective)
+    built = _count_calls(monkeypatch, compiler.effective, "effective_network")
     for _ in range(3):
         compiler.emulate(fixed, 10, seed=0)
     assert len(built) == 1
