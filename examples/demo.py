@@ -37,7 +37,7 @@ def metric_summary(problem, rates, r_star) -> dict:
     """Mean over trials with its 95 % interval, for every per-trial metric, from
     (trials, N) rates; ``relative_error``'s mean is ``mean_relative_error``."""
     return {("mean_relative_error" if key == "relative_error" else key): (float(v.mean()), statistics.mean_ci(v))
-            for key, v in metrics.trial_metrics(problem, rates, r_star).items()}
+            for key, v in metrics.trial_metrics(problem, rates, r_star).items()}  # names as metrics.trial_means
 
 
 def print_side_by_side(columns: dict) -> None:

@@ -136,6 +136,17 @@ def trial_metrics(problem: CausalProblem, rates, r_star=None) -> dict:
     return {key: np.array([m[key] for m in per_trial]) for key in per_trial[0]}
 
 
+def trial_means(problem: CausalProblem, rates, r_star=None) -> dict:
+    """Mean over trials of every per-trial metric, with the mean of ``relative_error``
+    named ``mean_relative_error``, plus ``relative_error_of_mean`` (the error of the
+    trial-mean rates); ``rates`` (trials, N) or (N,)."""
+    rs = _reference(problem, r_star)
+    means = {("mean_relative_error" if key == "relative_error" else key): float(values.mean())
+             for key, values in trial_metrics(problem, rates, rs).items()}
+    means["relative_error_of_mean"] = relative_error_of_mean(problem, rates, rs)
+    return means
+
+
 def all_metrics(problem: CausalProblem, rates, r_star=None) -> dict:
     """Every scalar metric of one rate vector, as a dict (:data:`METRICS` order)."""
     rs = _reference(problem, r_star)

@@ -32,7 +32,8 @@ def test_fig2_only_the_target_stays_active_and_converges(outputs):
     d = fig2["discrimination"]
     assert d["map_support"] == [10] and d["active_causes"] == [10]
     assert d["spikes_outside_support_per_trial"] < 10
-    assert d["float"]["relative_error"] < 0.1 and d["loihi2"]["relative_error"] < 0.1
+    assert d["float"]["mean_relative_error"] < 0.1 and d["loihi2"]["mean_relative_error"] < 0.1
+    assert d["float"]["relative_error_of_mean"] <= d["float"]["mean_relative_error"] + 1e-12
     assert d["angular_error_20ms_windows_after_100ms_median_deg"] < 15
     for task in ("mixture", "approximation"):
         assert fig2[task]["slope_percent_error_vs_T"] < -0.5 or task == "approximation"

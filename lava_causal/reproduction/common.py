@@ -65,9 +65,8 @@ def chip_rates(network, duration, trials, seed, hw="loihi2", dt=CHIP_DT, **optio
     return compiler.emulate(fixed, steps, trials=trials, seed=seed + SIMULATION_SEED_OFFSET).rates
 
 
-def mean_metrics(problem, rates, r_star=None) -> dict:
-    """Trial means of :func:`lava_causal.metrics.all_metrics`."""
-    return {k: float(v.mean()) for k, v in metrics.trial_metrics(problem, rates, r_star).items()}
+mean_metrics = metrics.trial_means
+"""Trial means of every metric (:func:`lava_causal.metrics.trial_means`)."""
 
 
 def cumulative_curve(counts_per_window, window, fn):
