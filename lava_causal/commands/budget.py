@@ -70,12 +70,13 @@ def cmd_sweep(args):
 
 
 def cmd_recommend(args):
-    """The cheapest settings meeting a target error."""
+    """The cheapest settings meeting a target error; exit status 1 when none does."""
     problem = load_problem(args.problem)
     found = recommend(problem, args.target, hw=args.hw, trials=args.trials, seed=args.seed,
                       ci_width=args.ci_width, max_trials=max(args.max_trials, args.trials),
                       allow_unstable=args.allow_unstable, progress=not args.json)
     print_json(found.to_dict()) if args.json else print(found)
+    return 0 if found.met else 1
 
 
 def register(sub):
