@@ -16,7 +16,8 @@ from .operating_point import rate_model
 from .placement import Placement, PlacementError, place
 from .quantize import QuantizationError, QuantizationWarning, compile
 from .report import QuantizationReport, WeightPrecision, weight_precision
-from .serialize import SerializationError, load
+from .serialize import InvalidNetworkFile, SerializationError, load
+from .validate import FixedPointError, check_fixed_point
 
 __all__ = ["IFNetwork", "check_stable", "Stability", "weight_precision", "WeightPrecision", "FixedPointNetwork", "ChipArithmetic", "LAVA_LOIHI",
            "ExecutionResult", "emulate",
@@ -25,6 +26,6 @@ __all__ = ["IFNetwork", "check_stable", "Stability", "weight_precision", "Weight
            "compile", "QuantizationError", "QuantizationWarning", "QuantizationReport",
            "HardwareConfig", "ConfigError", "list_hardware", "load_hardware",
            "effective_network", "effective_input", "effective_rates", "rate_model",
-           "load", "SerializationError",
+           "load", "SerializationError", "InvalidNetworkFile", "FixedPointError", "check_fixed_point",
            "place", "Placement", "PlacementError", "estimate_cost", "to_nir", "to_nir_graph"]
 

@@ -51,6 +51,10 @@ def estimate_cost(fixed: FixedPointNetwork, result, hw=None, placement: Placemen
     hw = load_hardware(fixed.hw_name if hw is None else hw)
     counts = np.asarray(result.counts, float).mean(axis=0)
     steps = int(result.steps)
+    if steps < 1:
+        raise ValueError(f"result covers {steps} steps: a cost estimate needs a run of >= 1 step")
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError("result counts must be finite and >= 0")
     if counts.shape != (fixed.n,):
         raise ValueError(f"result has counts for {counts.shape[0]} neurons, the network has {fixed.n}")
     fan_out = np.zeros(fixed.n)

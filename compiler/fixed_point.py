@@ -14,6 +14,7 @@ so splitting a connection over a coarse (large :math:`e_k`) and a fine (small
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
@@ -23,12 +24,24 @@ from .arithmetic import LAVA_LOIHI, ChipArithmetic
 
 
 def _int_array(name, value, shape):
+    from .validate import FixedPointError
+
     arr = np.asarray(value)
     if arr.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+        raise FixedPointError(f"{name} must have shape {shape}, got {arr.shape}", field=name, value=arr.shape,
+                              allowed=str(shape))
+    if arr.dtype == bool or arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer)
+                                                        or np.issubdtype(arr.dtype, np.floating)):
+        if arr.size:
+            raise FixedPointError(f"{name} must hold integers, got dtype {arr.dtype}", field=name,
+                                  value=str(arr.dtype), allowed="an integer dtype")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ValueError(f"{name} must hold integers")
+        ok = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2.0 ** 62)
+        if not np.all(ok):
+            index = tuple(int(i) for i in np.unravel_index(np.flatnonzero(~ok)[0], arr.shape))
+            raise FixedPointError(f"{name} must hold finite integers: {int(np.count_nonzero(~ok))} entries are "
+                                  f"not, e.g. {arr[index]!r} at index {index}", field=name, value=arr[index],
+                                  allowed="finite integers", count=int(np.count_nonzero(~ok)), index=index)
     out = arr.astype(np.int64)
     out.setflags(write=False)
     return out
@@ -81,29 +94,60 @@ class FixedPointNetwork:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        from .validate import FixedPointError, check_structure, integer_scalar
+
         if isinstance(self.weights, np.ndarray):
             object.__setattr__(self, "weights", (self.weights,))
-        if len(self.weights) == 0:
-            raise ValueError("weights needs at least one (N, N) matrix")
-        n = np.asarray(self.weights[0]).shape[0]
+        if not isinstance(self.weights, (tuple, list)) or len(self.weights) == 0:
+            raise FixedPointError("weights needs at least one (N, N) matrix", field="weights",
+                                  allowed="a tuple of (N, N) integer matrices")
+        shape0 = np.shape(self.weights[0])
+        if len(shape0) != 2 or shape0[0] != shape0[1] or shape0[0] < 1:
+            raise FixedPointError(f"weights[0] must be a square (N, N) matrix with N >= 1, got shape {shape0}",
+                                  field="weights[0]", value=shape0, allowed="(N, N)")
+        n = shape0[0]
         ws = tuple(_int_array(f"weights[{k}]", w, (n, n)) for k, w in enumerate(self.weights))
-        exps = tuple(int(e) for e in np.atleast_1d(self.weight_exps))
+        exps = tuple(integer_scalar(f"weight_exps[{k}]", e) for k, e in enumerate(np.atleast_1d(self.weight_exps)))
         if len(exps) != len(ws):
-            raise ValueError(f"weight_exps has {len(exps)} entries for {len(ws)} weight matrices")
+            raise FixedPointError(f"weight_exps has {len(exps)} entries for {len(ws)} weight matrices",
+                                  field="weight_exps", value=len(exps), allowed=f"{len(ws)} entries")
         object.__setattr__(self, "weights", ws)
         object.__setattr__(self, "weight_exps", exps)
         object.__setattr__(self, "bias_mant", _int_array("bias_mant", self.bias_mant, (n,)))
         object.__setattr__(self, "bias_exp", _int_array("bias_exp", self.bias_exp, (n,)))
         if self.delays is not None:
-            d = _int_array("delays", self.delays, (n, n))
-            if d.min() < 0:
-                raise ValueError(f"delays must be >= 0 steps, smallest is {d.min()}")
-            object.__setattr__(self, "delays", d)
+            object.__setattr__(self, "delays", _int_array("delays", self.delays, (n, n)))
         for name in ("vth", "du", "dv", "num_weight_bits"):
-            object.__setattr__(self, name, int(getattr(self, name)))
-        if not (self.dt > 0 and np.isfinite(self.dt)):
-            raise ValueError(f"dt must be > 0 seconds, got {self.dt}")
+            object.__setattr__(self, name, integer_scalar(name, getattr(self, name)))
+        if (isinstance(self.dt, bool) or not isinstance(self.dt, numbers.Real)
+                or not (self.dt > 0 and np.isfinite(self.dt))):
+            raise FixedPointError(f"dt must be a finite number > 0 seconds, got {self.dt!r}", field="dt",
+                                  value=self.dt, allowed="(0, inf)")
         object.__setattr__(self, "dt", float(self.dt))
+        if not isinstance(self.hw_name, str):
+            raise FixedPointError(f"hw_name must be a string, got {self.hw_name!r}", field="hw_name",
+                                  value=self.hw_name, allowed="a config name")
+        if self.info is None:
+            object.__setattr__(self, "info", {})
+        # A compiled network (it records its config in info["hw"]) is checked against that
+        # config in full (compiler.validate.check_fixed_point, cached on the object, so
+        # the later checks on load, before emulate and in run_lava are free); a hand-built
+        # one against the ranges no config could exceed and its own arithmetic
+        # (vectorized, a few reductions per array); validate(hw=...) holds it to a config.
+        if isinstance(self.info, dict) and self.info.get("hw"):
+            self.validate()
+        else:
+            check_structure(self)
+
+    def validate(self, hw=None, *, lava: bool = False):
+        """Check every integer against the hardware config ``hw`` (default: the one
+        recorded in ``info["hw"]``; a hand-built network without one gets the config-free
+        checks), with ``lava=True`` also against Lava's limits:
+        :func:`compiler.validate.check_fixed_point`, cached per config. Returns the sign
+        mode of each split; raises :class:`compiler.validate.FixedPointError` (a
+        ValueError) naming the field, the value, the allowed range and the config."""
+        from .validate import check_fixed_point
+        return check_fixed_point(self, hw, lava=lava)
 
     @property
     def n(self) -> int:

@@ -62,6 +62,48 @@ that differs must say ``lava_runnable = false`` with an ``emulator_only_reason``
 :func:`compiler.run_lava` refuses networks compiled for it up front.
 
 The bias mantissa is signed (``mantissa_bits`` including the sign).
+
+What the emulator honours
+-------------------------
+Every key the compiler reads is either honoured by :func:`compiler.emulate` (and by
+:func:`compiler.run_lava` on a Lava-runnable config) or refused when the config is
+loaded (:data:`EMULATOR_DATAPATH`, checked for every config, Lava-runnable or not):
+
+=================================  =======================================================
+key                                where it acts
+=================================  =======================================================
+weights.mantissa_bits              weight register / ``num_weight_bits``: the range of
+                                   every mantissa (:func:`compiler.validate.check_fixed_point`)
+weights.exponent_min,              range of ``weight_exp``; the emulator shifts each
+weights.exponent_max               split's summed input by it
+weights.max_delay_steps            range of ``DelayDense`` delays; the emulator's delay ring
+weights.dense_latency_steps        **must be 1**: the emulator and Lava's Dense deliver a
+                                   spike on the next step only; other values are refused
+                                   on load (:data:`EMULATOR_DATAPATH`)
+bias.mantissa_bits,                range of ``bias_mant`` / ``bias_exp``; the emulator adds
+bias.exponent_min,                 ``bias_mant << bias_exp`` every step
+bias.exponent_max
+threshold.mantissa_bits,           range of ``vth``; the emulator fires on
+threshold.shift                    ``v > vth << shift`` (``ChipArithmetic.threshold_shift``)
+state.current_bits                 width of ``u`` (wraps); must equal ``state.voltage_bits``:
+                                   the emulator models one state width (refused otherwise)
+state.voltage_bits                 width of ``v`` (saturates), ``ChipArithmetic.state_bits``
+state.activation_shift             the emulator shifts the summed input by it; the compiler
+                                   warns when the shift zeroes weights (:mod:`compiler.quantize`)
+state.synaptic_input_bits          a *limit*: the compiler keeps the worst-case one-step
+                                   input under it (clip count ``synaptic_input``, an error
+                                   with ``strict=True``); neither the emulator nor Lava's CPU
+                                   models saturate the accumulator, so a network compiled
+                                   past it (with a warning) is emulated without that overflow
+decay.bits, decay.current_offset,  the emulator's decay factors (``ChipArithmetic``)
+decay.voltage_offset
+core.*, energy.*                   placement and cost models only (no effect on dynamics)
+=================================  =======================================================
+
+A compiled network records its config (``info["hw"]``) and its
+:class:`ChipArithmetic`; :func:`compiler.validate.check_fixed_point` checks the two agree
+and that every integer is within the config's ranges, on load, before
+:func:`compiler.emulate` and in :func:`compiler.check_lava_compatible`.
 """
 from __future__ import annotations
 
@@ -127,6 +169,18 @@ LAVA_DATAPATH = (
 value, source). :meth:`HardwareConfig.from_dict` rejects a Lava-runnable config that
 breaks one."""
 
+EMULATOR_DATAPATH = (
+    ("weights.dense_latency_steps", "dense_latency_steps", "==", 1,
+     "the emulator and Lava implement 1 step only (compiler.emulate delivers a spike's input on the "
+     "next step, as Lava's Dense does)"),
+)
+"""What :func:`compiler.emulate` implements, checked for *every* config (each entry as in
+:data:`LAVA_DATAPATH`): a config outside it is refused on load instead of compiling to a
+network the emulator would run differently. ``state.current_bits == state.voltage_bits``
+is checked with the cross-field rules."""
+
+_RELATIONS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "==": lambda a, b: a == b}
+
 
 class ConfigError(ValueError):
     """A hardware config is missing, unreadable, or has a missing, unknown or
@@ -184,7 +238,8 @@ class HardwareConfig:
     max_delay_steps : int
         Largest ``DelayDense`` delay (6-bit: 63).
     dense_latency_steps : int
-        Steps a spike always takes to reach its targets (Dense: 1).
+        Steps a spike always takes to reach its targets (Dense: 1; the only value the
+        emulator and Lava implement, others are refused, :data:`EMULATOR_DATAPATH`).
     bias_mantissa_bits : int
         Bits of the signed bias mantissa, sign included (13: -4096..4095).
     bias_exponent_min, bias_exponent_max : int
@@ -258,8 +313,10 @@ class HardwareConfig:
         Raises
         ------
         ConfigError
-            Unknown name, missing or unreadable file, or a missing, unknown, mistyped
-            or out-of-range key (the message names the key and the file).
+            Unknown name, missing or unreadable file, a file that is not UTF-8 or not
+            valid TOML (one line naming the file and the problem), a missing, unknown,
+            mistyped or out-of-range key, or a value the emulator does not implement
+            (:data:`EMULATOR_DATAPATH`); the message names the key and the file.
         """
         if isinstance(name_or_path, HardwareConfig):
             return name_or_path
@@ -269,8 +326,14 @@ class HardwareConfig:
                 data = tomli.load(fh)
         except OSError as exc:
             raise ConfigError(f"hardware config {str(path)!r} cannot be read: {exc}") from None
-        except tomli.TOMLDecodeError as exc:
-            raise ConfigError(f"hardware config {str(path)!r} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            line = exc.object[:exc.start].count(b"\n") + 1
+            raise ConfigError(f"hardware config {str(path)!r} is not UTF-8 text (byte "
+                              f"0x{exc.object[exc.start]:02x} at line {line}, offset {exc.start}): TOML "
+                              f"files must be UTF-8") from None
+        except (tomli.TOMLDecodeError, ValueError) as exc:
+            message = " ".join(str(exc).split())
+            raise ConfigError(f"hardware config {str(path)!r} is not valid TOML: {message}") from None
         return cls.from_dict(data, source=str(path))
 
     @classmethod
@@ -360,10 +423,13 @@ class HardwareConfig:
             fail("threshold.mantissa_bits", f"+ threshold.shift = {values['threshold_mantissa_bits']} + "
                                             f"{values['threshold_shift']} exceeds state.voltage_bits = "
                                             f"{values['voltage_bits']}")
+        for full, field_name, rel, supported, why in EMULATOR_DATAPATH:
+            if not _RELATIONS[rel](values[field_name], supported):
+                raise ConfigError(f"{full} = {values[field_name]} in hardware config {source!r} is "
+                                  f"unsupported: {why}; set {full} {'=' if rel == '==' else rel} {supported}")
         if data["lava_runnable"]:
-            ops = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "==": lambda a, b: a == b}
             for full, field_name, rel, lava_value, why in LAVA_DATAPATH:
-                if not ops[rel](values[field_name], lava_value):
+                if not _RELATIONS[rel](values[field_name], lava_value):
                     fail(full, f"= {values[field_name]} breaks lava_runnable = true: Lava needs {full} "
                                f"{rel} {lava_value} ({why}); set lava_runnable = false with an "
                                f"emulator_only_reason to keep it as an emulator-only target")
@@ -470,10 +536,40 @@ class HardwareConfig:
 
     @classmethod
     def from_flat_dict(cls, d: dict) -> "HardwareConfig":
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (no validation: see :meth:`validated`)."""
         d = dict(d)
         d["unverified"] = tuple(d.get("unverified", ()))
         return cls(**d)
+
+    def to_toml_dict(self) -> dict:
+        """The config as the nested tables of its TOML file (inverse of :meth:`from_dict`)."""
+        out = {"format_version": CONFIG_FORMAT_VERSION, "name": self.name, "description": self.description,
+               "lava_runnable": self.lava_runnable, "unverified": list(self.unverified)}
+        if not self.lava_runnable:
+            out["emulator_only_reason"] = self.emulator_only_reason
+        for section, key, field_name, *_ in _SCHEMA:
+            out.setdefault(section, {})[key] = getattr(self, field_name)
+        return out
+
+    def validated(self, source: str = "") -> "HardwareConfig":
+        """This config checked by the rules of :meth:`from_dict` (schema ranges, types,
+        cross-field consistency, :data:`EMULATOR_DATAPATH`, :data:`LAVA_DATAPATH` when
+        ``lava_runnable``): for configs built in code (``dataclasses.replace``,
+        :meth:`from_flat_dict`) or recorded in a compiled network. Returns ``self``.
+
+        Raises
+        ------
+        ConfigError
+            As :meth:`from_dict`, naming ``source`` (default: the config's path or
+            ``"<built in code>"``).
+        """
+        checked = HardwareConfig.from_dict(self.to_toml_dict(), source=source or self.path or "<built in code>")
+        if checked.path != self.path:
+            checked = HardwareConfig.from_flat_dict({**checked.to_dict(), "path": self.path})
+        if checked != self:
+            raise ConfigError(f"hardware config {source or self.path or '<built in code>'!r}: does not "
+                              f"round-trip through its schema")
+        return self
 
 
 def resolve_config_path(name_or_path) -> Path:

@@ -24,6 +24,10 @@ its :func:`compiler.effective_network`, i.e. the float network its integers impl
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import numpy as np
 
 from .effective import effective_network
@@ -91,15 +95,29 @@ def to_nir_graph(network):
 
 def to_nir(network, path) -> str:
     """Write ``network`` as a NIR (HDF5) file at ``path`` atomically; return the path.
-    Read it with ``nir.read(path)``."""
+    Read it with ``nir.read(path)``.
+
+    ``nir.write`` needs a file name, so the graph is first written into a hidden
+    temporary folder beside ``path`` (``.tmp-XXXXXXXX/``, removed in every case),
+    then copied into place by :func:`compiler.files.atomic_output`."""
     nir = _import_nir()
     graph = to_nir_graph(network)
-    import os
-    import tempfile
-    path = os.path.abspath(os.fspath(path))
-    with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
+    shown = os.fspath(path)
+    path = os.path.abspath(shown)
+    directory = os.path.dirname(path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".tmp-", dir=directory)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, shown) from None
+    try:
         scratch = os.path.join(tmp, "graph.nir")
-        nir.write(scratch, graph)
+        try:
+            nir.write(scratch, graph)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror or str(exc), shown) from None
         with open(scratch, "rb") as src, atomic_output(path) as dst:
-            dst.write(src.read())
+            shutil.copyfileobj(src, dst, 1 << 20)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return path

@@ -58,6 +58,14 @@ BIAS_BITS_RANGE = (2, 24)
 """Allowed ``bias_bits`` overrides (signed mantissa bits)."""
 MAX_SPLITS = 8
 """Largest ``weight_splits`` / ``max_splits``."""
+ZEROED_WEIGHTS_WARN_FRACTION = 0.05
+"""Share of a network's non-zero weights that may quantize to zero before
+:func:`compile` warns (:class:`QuantizationWarning`, with the counts and the cause); with
+``strict=True`` any zeroed non-zero weight raises :class:`QuantizationError`."""
+ROUNDOFF_WEIGHT_FRACTION = 1e-9
+"""Weights below this fraction of the largest ``|W|`` are floating-point round-off (e.g.
+``-U^T U`` of orthogonal features gives entries ~1e-17): they do not count as non-zero
+weights for :data:`ZEROED_WEIGHTS_WARN_FRACTION` and ``strict``."""
 DEFAULT_HEADROOM = 4.0
 """Default ``voltage_headroom``: thresholds of room below the reset (SPEC 9: near one,
 inhibited neurons forget their inhibition; measured deepest excursion on the Fig. 2
@@ -70,7 +78,9 @@ class QuantizationError(ValueError):
 
 
 class QuantizationWarning(UserWarning):
-    """Values were clipped to fit the hardware (``strict=False``)."""
+    """Values were clipped to fit the hardware, or more than
+    :data:`ZEROED_WEIGHTS_WARN_FRACTION` of the non-zero weights quantized to zero
+    (``strict=False``)."""
 
 
 def _check_int(name, value, lo, hi, extra=""):
@@ -152,12 +162,24 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
         Bad arguments (naming the parameter, value and allowed range); unknown
         ``hw`` (:class:`compiler.ConfigError`).
     QuantizationError
-        ``strict=True`` and something was clipped, or no scale fits at all.
+        ``strict=True`` and something was clipped or a non-zero weight quantized to
+        zero, or no scale fits at all.
+    ConfigError
+        ``hw`` is a config the emulator does not implement (e.g.
+        ``dense_latency_steps != 1``, :data:`compiler.hardware.EMULATOR_DATAPATH`),
+        also for a :class:`HardwareConfig` built in code (:meth:`HardwareConfig.validated`).
+
+    Warns
+    -----
+    QuantizationWarning
+        Values clipped, or more than :data:`ZEROED_WEIGHTS_WARN_FRACTION` of the
+        non-zero weights quantized to zero (counts, the largest zeroed target, the
+        finest quantum, the scale's binding limit and ``state.activation_shift``).
     """
     if not isinstance(network, IFNetwork):
         raise TypeError(f"network must be a compiler.IFNetwork, got {type(network).__name__}")
     check_stable(network, allow_unstable=allow_unstable)
-    hwc = HardwareConfig.load(hw)
+    hwc = HardwareConfig.load(hw).validated()  # configs built in code too (ConfigError)
     if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not math.isfinite(dt) or dt <= 0:
         raise ValueError(f"dt must be a finite number > 0 (seconds per step), got {dt!r}")
     dt = float(dt)
@@ -309,12 +331,58 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
         "clipped": {k: int(v) for k, v in clipped.items()},
         "limits": limits_text,
     }
+    zeroed = _zeroed_weights(target_a, enc, choice, hwc)
+    info["zeroed_weights"] = {k: v for k, v in zeroed.items() if k != "text"}
     fixed = FixedPointNetwork(weights=tuple(enc.mantissas), weight_exps=tuple(enc.exponents),
                               bias_mant=encb.mantissa, bias_exp=encb.exponent, vth=choice.vth, du=du, dv=dv,
                               dt=dt, num_weight_bits=nwb, delays=delays, hw_name=hwc.name,
                               arithmetic=hwc.arithmetic, info=info)
     _enforce(clipped, limits_text, strict)
+    _enforce_zeroed(zeroed, strict)
     return fixed
+
+
+def _zeroed_weights(target_a, enc, choice, hwc: HardwareConfig) -> dict:
+    """Non-zero weights (above round-off, :data:`ROUNDOFF_WEIGHT_FRACTION`) whose integers
+    are all zero: counts, share, largest zeroed target
+    (summed-input units), finest quantum and the cause, for :func:`_enforce_zeroed`."""
+    target = np.asarray(target_a, float)
+    nonzero = np.abs(target) > ROUNDOFF_WEIGHT_FRACTION * float(np.max(np.abs(target), initial=0.0))
+    zeroed = nonzero & (np.asarray(enc.effective) == 0)
+    n_nonzero = int(np.count_nonzero(nonzero))
+    n_zeroed = int(np.count_nonzero(zeroed))
+    fraction = n_zeroed / n_nonzero if n_nonzero else 0.0
+    largest = float(np.max(np.abs(target[zeroed]), initial=0.0))
+    quantum = int(enc.quanta[-1]) if len(enc.quanta) else 0
+    text = ""
+    if n_zeroed:
+        index = tuple(int(i) for i in np.unravel_index(np.flatnonzero(zeroed)[0], target.shape))
+        text = (f"weights: {n_zeroed} of {n_nonzero} non-zero weights ({100 * fraction:.1f} %) quantize to 0, "
+                f"e.g. [{index[0]}, {index[1]}]: their charge per spike A = S W' d / 2**activation_shift is below "
+                f"half the finest weight quantum 2**{quantum} summed-input units (largest zeroed |A| = "
+                f"{largest:.3g}) with S = {int(choice.scale)} limited by {choice.limited_by} and "
+                f"state.activation_shift = {hwc.activation_shift} of hardware config {hwc.name!r}"
+                + (f" ({hwc.path})" if hwc.path else "")
+                + ("; 2**0 is the finest quantum the datapath has: only a smaller activation_shift or a larger "
+                   "binding limit keeps them" if quantum <= 0 else
+                   "; more weight_splits (a finer quantum), a smaller activation_shift or a larger binding limit "
+                   "keeps them"))
+    return {"count": n_zeroed, "nonzero": n_nonzero, "fraction": fraction, "largest_target": largest,
+            "finest_quantum_exp": quantum, "activation_shift": int(hwc.activation_shift),
+            "warn_fraction": ZEROED_WEIGHTS_WARN_FRACTION, "text": text}
+
+
+def _enforce_zeroed(zeroed: dict, strict: bool) -> None:
+    """strict: any zeroed non-zero weight raises; else warn above the share
+    :data:`ZEROED_WEIGHTS_WARN_FRACTION`."""
+    if not zeroed["count"]:
+        return
+    if strict:
+        raise QuantizationError("does not fit the hardware: " + zeroed["text"])
+    if zeroed["fraction"] > ZEROED_WEIGHTS_WARN_FRACTION:
+        warnings.warn(f"quantization zeroed weights: {zeroed['text']} (warned above "
+                      f"{100 * ZEROED_WEIGHTS_WARN_FRACTION:g} %, ZEROED_WEIGHTS_WARN_FRACTION)",
+                      QuantizationWarning, stacklevel=3)
 
 
 def _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, rounding, seed, rates,

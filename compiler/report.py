@@ -4,7 +4,8 @@ For each group (weights, bias, threshold, decay, leak, delays) the report gives 
 float target, the integers, the effective value they implement and the relative
 error :math:`(x_{\text{eff}} - x)/|x|` over the non-zero targets (max of the absolute
 value, mean absolute, RMS, signed mean), plus the scale and exponents chosen and how
-many values were clipped. Weights are compared in summed-input units per spike
+many values were clipped (and how many non-zero weights quantized to zero, a warning
+above :data:`compiler.quantize.ZEROED_WEIGHTS_WARN_FRACTION`). Weights are compared in summed-input units per spike
 (:math:`A = S W' d / 2^6`), the bias in voltage units per step *including* the dynamic
 corrections it carries (which are listed separately). It also gives the cost: splits,
 synapse memory against one core's, and energy per spike and per step, and the weight
@@ -256,6 +257,12 @@ def build_report(fixed) -> QuantizationReport:
     for k, v in clipped.items():
         if v:
             warn.append(f"{k}: {v} clipped ({info.get('limits', {}).get(k, '')})")
+    zeroed = info.get("zeroed_weights", {})
+    if zeroed.get("count", 0) and zeroed.get("fraction", 0.0) > zeroed.get("warn_fraction", 0.05):
+        warn.append(f"weights: {zeroed['count']} of {zeroed['nonzero']} non-zero weights "
+                    f"({100 * zeroed['fraction']:.1f} %) quantize to 0 (largest zeroed target "
+                    f"{zeroed['largest_target']:.3g} summed-input units, finest quantum "
+                    f"2**{zeroed['finest_quantum_exp']}, activation_shift {zeroed['activation_shift']})")
     binding = scale.get("limited_by", "").split(" ")[0]
     key = _CONSTRAINT_KEYS.get(binding)
     if key and key in hw.get("unverified", []):

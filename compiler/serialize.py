@@ -7,6 +7,15 @@ its JSON skeleton. Integers, floats (``repr`` round-trips exactly), strings, boo
 None, lists, tuples, nested dicts and numpy arrays and scalars all come back equal
 and with the same types. Files are written atomically (temporary file in the same
 directory, then ``os.replace``). No pickle is used.
+
+:func:`load` trusts nothing in the file: the header's scalars must be JSON integers,
+the arrays integer dtypes, ``n_splits`` must match the ``weights_<k>`` entries stored,
+and the network must pass :func:`compiler.validate.check_fixed_point` against the
+config it records in ``info["hw"]`` (every integer within that config's ranges,
+arithmetic and config agreeing, zero diagonal, split counts agreeing); a file without
+that record (saved from a hand-built network, or stripped) is held to the shipped
+config its header's ``hw_name`` names, if any. A file that fails raises
+:class:`InvalidNetworkFile` naming the file, the field, the value and the allowed range.
 """
 from __future__ import annotations
 
@@ -18,6 +27,8 @@ import numpy as np
 from .arithmetic import ChipArithmetic
 from .files import atomic_output, read_npz
 from .fixed_point import FixedPointNetwork
+from .hardware import list_hardware
+from .validate import FixedPointError, check_fixed_point
 
 FORMAT_VERSION = 1
 """Version written by :func:`save`; :func:`load` refuses newer ones."""
@@ -27,6 +38,69 @@ FORMAT_NAME = "lava-causal FixedPointNetwork"
 class SerializationError(ValueError):
     """A compiled-network file is missing, corrupt, of another kind, or newer than this
     reader."""
+
+
+class InvalidNetworkFile(SerializationError, FixedPointError):
+    """A compiled-network file whose values are well-formed but out of range for its
+    hardware config (tampered or damaged): both a :class:`SerializationError` and a
+    :class:`compiler.validate.FixedPointError` (``field``, ``value``, ``allowed`` ...)."""
+
+    @classmethod
+    def wrap(cls, path: str, exc: FixedPointError) -> "InvalidNetworkFile":
+        return cls(f"{path!r}: invalid compiled network: {exc}", field=exc.field, value=exc.value,
+                   allowed=exc.allowed, count=exc.count, index=exc.index, config=exc.config)
+
+
+_HEADER_INTS = ("n_splits", "vth", "du", "dv", "num_weight_bits")
+_ARRAYS = ("bias_mant", "bias_exp", "delays")
+
+
+def _check_header(path, header, contents):
+    """Types of the header's fields and of the stored arrays, and n_splits against the
+    ``weights_<k>`` entries (before anything is built from them)."""
+    def bad(field, value, allowed):
+        raise InvalidNetworkFile(f"{path!r}: invalid compiled network: header {field} = {value!r} must be "
+                                 f"{allowed}", field=field, value=value, allowed=allowed)
+
+    for key in _HEADER_INTS + ("weight_exps", "dt", "hw_name", "has_delays", "arithmetic"):
+        if key not in header:
+            raise SerializationError(f"{path!r}: corrupt or incomplete compiled network (header has no {key!r})")
+    for key in _HEADER_INTS:
+        if type(header[key]) is not int:
+            bad(key, header[key], "an integer")
+    exps = header["weight_exps"]
+    if not isinstance(exps, list) or not all(type(e) is int for e in exps):
+        bad("weight_exps", exps, "a list of integers")
+    if not isinstance(header["dt"], str):
+        bad("dt", header["dt"], "a float written as a string")
+    if not isinstance(header["hw_name"], str):
+        bad("hw_name", header["hw_name"], "a string")
+    if not isinstance(header["has_delays"], bool):
+        bad("has_delays", header["has_delays"], "true or false")
+    arith = header["arithmetic"]
+    if not isinstance(arith, dict) or not all(type(v) is int for v in arith.values()):
+        bad("arithmetic", arith, "a table of integers")
+    k = header["n_splits"]
+    stored = sorted((name for name in contents if name.startswith("weights_") and name[8:].isdigit()),
+                    key=lambda name: int(name[8:]))
+    expected = [f"weights_{i}" for i in range(k)] if k >= 1 else []
+    if k < 1 or stored != expected:
+        raise InvalidNetworkFile(
+            f"{path!r}: invalid compiled network: header n_splits = {k} disagrees with the {len(stored)} weight "
+            f"matrices stored ({', '.join(stored) or 'none'}); allowed: n_splits = the number of weights_<k> "
+            f"entries, numbered from 0", field="n_splits", value=k, allowed=f"{len(stored)} (stored)")
+    if len(exps) != k:
+        raise InvalidNetworkFile(f"{path!r}: invalid compiled network: header weight_exps has {len(exps)} entries "
+                                 f"for n_splits = {k}", field="weight_exps", value=len(exps), allowed=f"{k} entries")
+    names = stored + [a for a in _ARRAYS if a != "delays" or header["has_delays"]]
+    for name in names:
+        if name not in contents:
+            raise SerializationError(f"{path!r}: corrupt or incomplete compiled network (no {name!r} array)")
+        arr = contents[name]
+        if not np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+            raise InvalidNetworkFile(f"{path!r}: invalid compiled network: {name} has dtype {arr.dtype}; allowed: "
+                                     f"an integer dtype", field=name, value=str(arr.dtype),
+                                     allowed="an integer dtype")
 
 
 def _encode(obj, arrays):
@@ -107,6 +181,11 @@ def load(path) -> FixedPointNetwork:
     SerializationError
         Missing or corrupt file, not a compiled network, or a ``format_version``
         newer than :data:`FORMAT_VERSION`.
+    InvalidNetworkFile
+        (a SerializationError) Values out of range for the recorded hardware config,
+        mistyped header fields or arrays, ``n_splits`` disagreeing with the stored
+        matrices (see the module docstring); the message names the file, the field, the
+        value and the allowed range.
     """
     path = os.fspath(path)
     contents = read_npz(path, "compiled network", SerializationError)
@@ -124,17 +203,29 @@ def load(path) -> FixedPointNetwork:
     if version > FORMAT_VERSION:
         raise SerializationError(f"{path!r} has format_version {version}, newer than this reader "
                                  f"supports ({FORMAT_VERSION}); update lava-causal to read it")
+    _check_header(path, header, contents)
     try:
-        k = int(header["n_splits"])
+        k = header["n_splits"]
         weights = tuple(contents[f"weights_{i}"] for i in range(k))
         info = _decode(json.loads(str(contents["info"])), contents)
-        return FixedPointNetwork(
+        fixed = FixedPointNetwork(
             weights=weights, weight_exps=tuple(header["weight_exps"]),
             bias_mant=contents["bias_mant"], bias_exp=contents["bias_exp"],
             vth=header["vth"], du=header["du"], dv=header["dv"], dt=float(header["dt"]),
             num_weight_bits=header["num_weight_bits"],
             delays=contents["delays"] if header["has_delays"] else None,
             hw_name=header["hw_name"], arithmetic=ChipArithmetic(**header["arithmetic"]), info=info)
+    except FixedPointError as exc:
+        raise InvalidNetworkFile.wrap(path, exc) from None
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
         raise SerializationError(f"{path!r}: corrupt or incomplete compiled network "
                                  f"({type(exc).__name__}: {exc})") from None
+    # A compiled network records its config (info["hw"]); a file without that record is
+    # held to the shipped config its header names, when there is one.
+    recorded = isinstance(fixed.info, dict) and bool(fixed.info.get("hw"))
+    target = None if recorded or fixed.hw_name not in list_hardware() else fixed.hw_name
+    try:
+        check_fixed_point(fixed, hw=target)
+    except FixedPointError as exc:
+        raise InvalidNetworkFile.wrap(path, exc) from None
+    return fixed

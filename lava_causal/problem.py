@@ -82,12 +82,28 @@ class CausalProblem:
     sigma: float = 1.0
 
     def __post_init__(self):
-        u = np.array(self.features, dtype=float)
+        def real_array(name, value):
+            raw = np.asarray(value)
+            if np.iscomplexobj(raw):
+                raise ValueError(f"{name} must be real numbers, got a complex array (dtype {raw.dtype}); "
+                                 f"pass the real part explicitly if that is what you mean")
+            if raw.dtype.kind not in "biufO":
+                raise ValueError(f"{name} must be an array of real numbers, got dtype {raw.dtype}")
+            try:
+                return np.array(raw, dtype=float)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{name} must be an array of real numbers ({exc})") from None
+
+        for name in ("alpha", "beta", "sigma"):
+            value = getattr(self, name)
+            if np.iscomplexobj(value):
+                raise ValueError(f"{name} must be a real number, got {value!r}")
+        u = real_array("features", self.features)
         if u.ndim != 2 or 0 in u.shape:
             raise ValueError(f"features must be a non-empty 2-D array (M, N), got shape {u.shape}")
         if not np.all(np.isfinite(u)):
             raise ValueError("features must be finite; found NaN or infinite values")
-        mu = np.array(self.observation, dtype=float)
+        mu = real_array("observation", self.observation)
         if mu.ndim != 1 or mu.shape[0] != u.shape[0]:
             raise ValueError(
                 f"observation must have shape ({u.shape[0]},) to match features (M, N) = {u.shape}, "
@@ -213,10 +229,8 @@ class CausalProblem:
         optional). Raises ``ValueError`` naming the file for a missing, corrupt or
         incomplete file."""
         path = os.fspath(path)
-        contents = read_npz(path, "problem")
-        missing = [k for k in ("features", "observation") if k not in contents]
-        if missing:
-            raise ValueError(f"problem file {path!r} lacks array(s) {missing}")
+        contents = read_npz(path, "problem", keys=("features", "observation"),
+                            optional=("alpha", "beta", "sigma"))
         kwargs = {}
         for key in ("alpha", "beta", "sigma"):
             if key in contents:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics
+from . import metrics, resources
 from .network import build_network
 from .problem import CausalProblem
 from .provenance import versions
@@ -19,10 +19,26 @@ CONVERGENCE_TARGET = 0.05
 """Relative error of the trial-mean rates that :func:`convergence` calls converged."""
 
 
+SEED_BOUND = 2**63
+"""Seeds drawn when none is given are below this (non-negative int64), so the seed a
+run reports is one every backend and ``--seed`` accept."""
+
+
+def draw_seed() -> int:
+    """A fresh seed in ``[0, 2**63)`` from OS entropy."""
+    return int(np.random.SeedSequence().entropy % SEED_BOUND)
+
+
 def run_backend(problem: CausalProblem, backend="float", duration=5.0, dt=None, trials=1,
                 seed=None, hw="loihi2", tau_syn=5e-3, allow_unstable=False, half_rates=False,
-                **compile_options):
+                force=False, **compile_options):
     """Simulate ``problem``'s tuned network on ``backend``.
+
+    Before building anything, the steps (``round(duration / dt)``, at most
+    :data:`lava_causal.resources.STEP_LIMIT` unless ``force``) and the memory of the
+    network, its compilation and the run (:mod:`lava_causal.resources`) are checked:
+    :class:`lava_causal.resources.ResourceError` (a ValueError) when they exceed the
+    limits. ``seed`` None draws one with :func:`draw_seed`; the seed used is reported.
 
     ``allow_unstable`` runs a network whose rates can run away (see
     :func:`compiler.network.check_stable`) with a warning instead of refusing it.
@@ -43,12 +59,25 @@ def run_backend(problem: CausalProblem, backend="float", duration=5.0, dt=None, 
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if not (np.isfinite(duration) and duration > 0):
         raise ValueError(f"duration must be > 0 seconds, got {duration}")
+    if seed is None:
+        seed = draw_seed()
+    chip = backend != "float"
+    dt = (CHIP_DT if chip else FLOAT_DT) if dt is None else dt
+    steps = resources.steps_for(duration, dt)
+    if steps < 1:
+        raise ValueError(f"duration {duration} s is shorter than one step of dt = {dt} s")
+    resources.check_steps(steps, f"duration {duration:g} s at dt {dt:g} s", force=force,
+                          neurons=problem.n_causes, trials=trials, emulated=chip,
+                          hint="shorten --duration or raise --dt",
+                          force_hint="or pass --force (force=True)")
+    resources.check_problem(problem.n_inputs, problem.n_causes, chip=chip,
+                            splits=compile_options.get("weight_splits", "auto"), force=force)
     network = build_network(problem, tau_syn=tau_syn)
     if backend == "float":
         from .simulator import simulate
 
-        dt = FLOAT_DT if dt is None else dt
         window = duration / 2 if half_rates and duration / 2 >= dt else None
+        resources.check_simulate(network, duration, dt, trials, window=window, force=force)
         result = simulate(network, duration, dt=dt, trials=trials, seed=seed, window=window,
                           allow_unstable=allow_unstable)
         info = {"backend": "float", "duration": duration, "dt": result.dt,
@@ -59,11 +88,8 @@ def run_backend(problem: CausalProblem, backend="float", duration=5.0, dt=None, 
         return result.rates, info
     import compiler
 
-    dt = CHIP_DT if dt is None else dt
     fixed = compiler.compile(network, hw=hw, dt=dt, allow_unstable=allow_unstable, **compile_options)
-    steps = int(round(duration / dt))
-    if steps < 1:
-        raise ValueError(f"duration {duration} s is shorter than one step of dt = {dt} s")
+    resources.check_emulate(fixed, steps, trials, force=force)
     if backend == "emulator":
         result = compiler.emulate(fixed, steps, trials=trials, seed=seed, allow_unstable=allow_unstable)
     else:
@@ -219,12 +245,20 @@ def paired_rates(network, fixed, duration: float, trials: int, seed=None, float_
     float_rates, chip_rates : ndarray, shape (trials, N)
         Rates in Hz from :func:`lava_causal.simulate` (step ``float_dt``) and
         :func:`compiler.emulate` (``round(duration / fixed.dt)`` steps).
+
+    Raises
+    ------
+    lava_causal.resources.ResourceError
+        Before either run, when the steps or memory of either exceed the limits
+        (:func:`lava_causal.resources.check_simulate`, :func:`~lava_causal.resources.check_emulate`).
     """
     import compiler
     from .simulator import simulate
 
+    steps = resources.steps_for(duration, fixed.dt)
+    resources.check_simulate(network, duration, float_dt, trials, force_hint="")
+    resources.check_emulate(fixed, steps, trials, force_hint="")
     x0 = np.random.default_rng(seed).random((trials, network.n))
     float_rates = simulate(network, duration, dt=float_dt, trials=trials, v0=network.voltages_at(x0)).rates
-    steps = int(round(duration / fixed.dt))
     chip = compiler.emulate(fixed, steps, trials=trials, v0=fixed.voltages_at(x0))
     return float_rates, chip.rates

@@ -1,6 +1,7 @@
 """The ``lava-causal`` command: outputs, JSON keys, and one-line exit-2 errors."""
 import json
 import subprocess
+import time
 import sys
 
 import numpy as np
@@ -165,3 +166,99 @@ def test_console_script_runs_as_a_process(tmp_path, problem_file):
 def _write(path, data):
     path.write_bytes(data)
     return str(path)
+
+
+# --------------------------------------------------------------------- every flag
+BAD_FLAGS = [
+    ("solve", ["--duration", "inf"], "--duration"),
+    ("solve", ["--duration", "0"], "--duration"),
+    ("solve", ["--duration", "1e300"], "64-bit"),
+    ("solve", ["--duration", "1e9"], "--force"),
+    ("solve", ["--dt", "0"], "--dt"),
+    ("solve", ["--dt", "nan"], "--dt"),
+    ("solve", ["--dt", "1e-300"], "steps"),
+    ("solve", ["--trials", "1.5"], "--trials"),
+    ("solve", ["--trials", "1000000000"], "reduce --trials"),
+    ("solve", ["--seed", "1.5"], "--seed"),
+    ("solve", ["--seed", "x"], "--seed"),
+    ("solve", ["--tau-syn", "-1"], "--tau-syn"),
+    ("solve", ["--tau-syn", "nan"], "--tau-syn"),
+    ("solve", ["--target-error", "0"], "--target-error"),
+    ("solve", ["--hw", "loihi2"], "--hw"),
+    ("solve", ["--backend", "emulator", "--duration", "1e9"], "days of emulation"),
+    ("compile", ["--dt", "-1"], "--dt"),
+    ("compile", ["--tau-syn", "inf"], "--tau-syn"),
+    ("compile", ["--weight-bits", "0"], "--weight-bits"),
+    ("compile", ["--weight-bits", "eight"], "--weight-bits"),
+    ("compile", ["--bias-bits", "1"], "--bias-bits"),
+    ("compile", ["--weight-splits", "9"], "--weight-splits"),
+    ("compile", ["--seed", "-1"], "--seed"),
+    ("place", ["--duration", "-1"], "--duration"),
+    ("place", ["--max-chips", "0"], "--max-chips"),
+    ("place", ["--dt", "inf"], "--dt"),
+    ("cost", ["--duration", "-1"], "--duration"),
+    ("cost", ["--duration", "inf"], "--duration"),
+    ("cost", ["--duration", "0"], "--duration"),
+    ("cost", ["--duration", "1e-9"], "shorter than one step"),
+    ("cost", ["--duration", "1e300"], "64-bit"),
+    ("cost", ["--duration", "2e6"], "--force"),
+    ("export", ["--nir", "out.nir", "--tau-syn", "-1"], "--tau-syn"),
+    ("budget", ["--duration", "inf"], "--duration"),
+    ("budget", ["--trials", "0"], "--trials"),
+]
+
+
+@pytest.mark.parametrize("command, flags, fragment", BAD_FLAGS,
+                         ids=[f"{c} {' '.join(f)}" for c, f, _ in BAD_FLAGS])
+def test_each_bad_flag_value_exits_2_with_one_line(capsys, problem_file, command, flags, fragment):
+    start = time.perf_counter()
+    assert main([command, str(problem_file)] + flags) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert time.perf_counter() - start < 30  # refused before any long computation
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["task", "mixture", "--seed", "-1", "-o", "x.npz"], "--seed"),
+    (["reproduce", "fig2", "--seed", "x"], "--seed"),
+    (["reproduce", "fig2", "--out", "{p}"], "not a folder"),
+    (["task", "mixture", "-o", "{tmp}"], "directory"),
+    (["compile", "{p}", "-o", "{tmp}"], "directory"),
+    (["export", "{p}", "--nir", "{p}"], "overwrite the input"),
+    (["place", "{p}", "--plot", "{tmp}"], "directory"),
+])
+def test_output_and_other_flags_are_checked_first(capsys, tmp_path, problem_file, argv, fragment):
+    argv = [a.format(p=problem_file, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+
+
+def test_compile_refuses_to_overwrite_its_input(capsys, tmp_path, problem_file):
+    path = tmp_path / "same.npz"
+    path.write_bytes(problem_file.read_bytes())
+    before = path.read_bytes()
+    for target in (str(path), str(tmp_path / "." / "same.npz")):
+        assert main(["compile", str(path), "-o", target]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "overwrite the input" in err[0]
+    assert path.read_bytes() == before
+
+
+def test_complex_features_are_refused(capsys, tmp_path):
+    path = bad_problem(tmp_path, features=np.eye(3) + 1j)
+    assert main(["solve", path]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "complex" in err[0] and "features" in err[0]
+    with pytest.raises(ValueError, match="complex"):
+        CausalProblem(np.eye(2), np.ones(2) * (1 + 2j))
+    with pytest.raises(ValueError, match="alpha"):
+        CausalProblem(np.eye(2), np.ones(2), alpha=1j)
+
+
+def test_hw_with_a_chip_backend_is_used(capsys, problem_file):
+    out = run_json(capsys, ["solve", str(problem_file), "--backend", "emulator", "--hw", "loihi1",
+                            "--duration", "0.05", "--seed", "1", "--json"])
+    assert out["hw"] == "loihi1"

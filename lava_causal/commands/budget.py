@@ -5,8 +5,8 @@ import os
 
 from ..budget import error_budget
 from ..sweep import PARAMS, recommend, sweep
-from ._common import (add_hw_argument, load_problem, non_negative_float, number_list,
-                      positive_float, positive_int, print_json, seed)
+from ._common import (add_force_argument, add_hw_argument, load_problem, non_negative_float, number_list,
+                      output_path, positive_float, positive_int, print_json, seed)
 
 ORDER = 20
 
@@ -25,6 +25,7 @@ def _common_arguments(p, duration=5.0):
     p.add_argument("--max-trials", type=positive_int("--max-trials"), default=256,
                    help="most trials --ci-width may use")
     p.add_argument("--allow-unstable", action="store_true", help="run unstable networks instead of refusing them")
+    add_force_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -47,7 +48,8 @@ def _show(result, args, plot_name):
 
 def cmd_budget(args):
     """Print the error budget of a problem on a chip."""
-    problem = load_problem(args.problem)
+    output_path(args.plot, args.problem, flag="--plot")
+    problem = load_problem(args.problem, args.force)
     mistune = None if args.mistune is None else (-args.mistune, 0.0)
     budget = error_budget(problem, hw=args.hw, dt=args.dt, duration=args.duration, trials=args.trials,
                           seed=args.seed, mistune=mistune, noise_std=args.noise,
@@ -59,7 +61,8 @@ def cmd_budget(args):
 
 def cmd_sweep(args):
     """Error against one parameter."""
-    problem = load_problem(args.problem)
+    output_path(args.plot, args.problem, flag="--plot")
+    problem = load_problem(args.problem, args.force)
     options = _compile_options(args)
     options.pop(args.param, None)
     result = sweep(problem, args.param, args.values, hw=args.hw, dt=args.dt, duration=args.duration,
@@ -71,7 +74,7 @@ def cmd_sweep(args):
 
 def cmd_recommend(args):
     """The cheapest settings meeting a target error; exit status 1 when none does."""
-    problem = load_problem(args.problem)
+    problem = load_problem(args.problem, args.force)
     found = recommend(problem, args.target, hw=args.hw, trials=args.trials, seed=args.seed,
                       ci_width=args.ci_width, max_trials=max(args.max_trials, args.trials),
                       allow_unstable=args.allow_unstable, progress=not args.json)
@@ -94,7 +97,7 @@ def register(sub):
     _common_arguments(p)
     p.add_argument("--param", required=True, choices=sorted(PARAMS))
     p.add_argument("--values", required=True, type=number_list("--values"), help="e.g. 3,4,5,6,7,8")
-    p.add_argument("--jobs", type=int, default=1, help="joblib workers (-1: all cores)")
+    p.add_argument("--jobs", type=positive_int("--jobs"), default=1, help="joblib workers over values")
     p.add_argument("--plot", help="write the sweep plot (PNG)")
     p.set_defaults(func=cmd_sweep)
 
@@ -110,5 +113,6 @@ def register(sub):
                    help="add trials until each candidate's 95 %% interval is at most this wide")
     p.add_argument("--max-trials", type=positive_int("--max-trials"), default=256)
     p.add_argument("--allow-unstable", action="store_true")
+    add_force_argument(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_recommend)

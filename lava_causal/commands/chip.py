@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import compiler
+from compiler.quantize import BIAS_BITS_RANGE, MAX_SPLITS
 
+from .. import resources
 from ..network import build_network
 from ..solve import CHIP_DT
-from ._common import (add_hw_argument, load_problem, positive_float, positive_int, print_json,
+from ._common import (add_force_argument, add_hw_argument, int_range, load_problem,
+                      non_negative_float, output_path, positive_float, positive_int, print_json,
                       seed)
 
 ORDER = 10
@@ -13,7 +16,10 @@ ORDER = 10
 
 def cmd_compile(args):
     """Compile the tuned network of a problem and print the quantization report."""
-    problem = load_problem(args.problem)
+    output_path(args.output, args.problem)
+    problem = load_problem(args.problem, args.force)
+    resources.check_problem(problem.n_inputs, problem.n_causes, chip=True,
+                            splits=args.weight_splits or "auto", emulate=False, force=args.force)
     network = build_network(problem, tau_syn=args.tau_syn)
     splits = args.weight_splits if args.weight_splits is not None else "auto"
     fixed = compiler.compile(network, hw=args.hw, dt=args.dt, strict=args.strict,
@@ -77,15 +83,17 @@ def register(sub):
     p.add_argument("problem")
     add_hw_argument(p)
     p.add_argument("--dt", type=positive_float("--dt"), default=CHIP_DT, help="seconds per chip step")
-    p.add_argument("--tau-syn", type=float, default=5e-3, help="synaptic time constant (s), 0 = delta")
+    p.add_argument("--tau-syn", type=non_negative_float("--tau-syn"), default=5e-3,
+                   help="synaptic time constant (s), 0 = delta")
     p.add_argument("--weight-bits", type=positive_int("--weight-bits"), default=None)
-    p.add_argument("--bias-bits", type=positive_int("--bias-bits"), default=None)
-    p.add_argument("--weight-splits", type=positive_int("--weight-splits"), default=None,
-                   help="Dense processes per connection (default: auto)")
+    p.add_argument("--bias-bits", type=int_range("--bias-bits", *BIAS_BITS_RANGE), default=None)
+    p.add_argument("--weight-splits", type=positive_int("--weight-splits", MAX_SPLITS), default=None,
+                   help=f"Dense processes per connection, 1..{MAX_SPLITS} (default: auto)")
     p.add_argument("--rounding", choices=["nearest", "stochastic"], default="nearest")
     p.add_argument("--seed", type=seed, default=None)
     p.add_argument("--strict", action="store_true", help="fail instead of clipping")
     p.add_argument("-o", "--output", help="write the compiled network (.npz)")
+    add_force_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_compile)
 

@@ -5,14 +5,16 @@ import numpy as np
 
 from .. import tasks
 from ..solve import BACKENDS, CONVERGENCE_TARGET, solve_problem
-from ._common import (CliError, add_hw_argument, load_problem, positive_float, positive_int,
-                      print_json, seed)
+from ._common import (CliError, add_force_argument, add_hw_argument, load_problem,
+                      non_negative_float, output_path, positive_float, positive_int, print_json,
+                      seed)
 
 ORDER = 0
 
 
 def cmd_task(args):
     """Write one of the paper's tasks as a problem file."""
+    output_path(args.output)
     problem = tasks.TASKS[args.name](args.seed)
     try:
         problem.save(args.output)
@@ -23,10 +25,14 @@ def cmd_task(args):
 
 def cmd_solve(args):
     """Run the network on a problem and compare its rates with the exact MAP."""
-    problem = load_problem(args.problem)
+    if args.backend == "float" and args.hw is not None:
+        raise CliError(f"--hw {args.hw} applies to the chip backends (emulator, lava, lava-float, "
+                       f"loihi2), not to --backend float: drop --hw or choose a chip backend")
+    problem = load_problem(args.problem, args.force)
     report = solve_problem(problem, backend=args.backend, duration=args.duration, dt=args.dt,
-                           trials=args.trials, seed=args.seed, hw=args.hw, tau_syn=args.tau_syn,
-                           allow_unstable=args.allow_unstable, target=args.target_error)
+                           trials=args.trials, seed=args.seed, hw=args.hw or "loihi2",
+                           tau_syn=args.tau_syn, allow_unstable=args.allow_unstable,
+                           target=args.target_error, force=args.force)
     if args.json:
         print_json(report)
     else:
@@ -95,11 +101,13 @@ def register(sub):
                    help="seconds per step (default 1e-5 float, 1e-4 chip)")
     p.add_argument("--trials", type=positive_int("--trials"), default=1)
     p.add_argument("--seed", type=seed, default=None)
-    add_hw_argument(p)
-    p.add_argument("--tau-syn", type=float, default=5e-3, help="synaptic time constant (s), 0 = delta")
+    add_hw_argument(p, default=None)
+    p.add_argument("--tau-syn", type=non_negative_float("--tau-syn"), default=5e-3,
+                   help="synaptic time constant (s), 0 = delta")
     p.add_argument("--target-error", type=positive_float("--target-error"), default=CONVERGENCE_TARGET,
                    help="relative error of the trial-mean rates called converged (default %(default)g)")
     p.add_argument("--allow-unstable", action="store_true",
                    help="run a network whose rates can run away (warn instead of refusing)")
+    add_force_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_solve)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from ..reproduction import EXPERIMENTS, run
-from ._common import seed
+from ._common import output_folder, seed
 
 ORDER = 30
 
 
 def cmd_reproduce(args):
     """Run one experiment or all of them; print where the outputs went."""
+    output_folder(args.out)
     names = list(EXPERIMENTS) if args.experiment == "all" else [args.experiment]
     for name in names:
         record = run(name, args.out, quick=args.quick, seed=args.seed, progress=True)
