@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics, resources
+from compiler import resources
+
+from . import metrics
 from .network import build_network
 from .problem import CausalProblem
 from .provenance import versions
@@ -35,9 +37,9 @@ def run_backend(problem: CausalProblem, backend="float", duration=5.0, dt=None, 
     """Simulate ``problem``'s tuned network on ``backend``.
 
     Before building anything, the steps (``round(duration / dt)``, at most
-    :data:`lava_causal.resources.STEP_LIMIT` unless ``force``) and the memory of the
-    network, its compilation and the run (:mod:`lava_causal.resources`) are checked:
-    :class:`lava_causal.resources.ResourceError` (a ValueError) when they exceed the
+    :data:`compiler.resources.STEP_LIMIT` unless ``force``) and the memory of the
+    network, its compilation and the run (:mod:`compiler.resources`) are checked:
+    :class:`compiler.resources.ResourceError` (a ValueError) when they exceed the
     limits. ``seed`` None draws one with :func:`draw_seed`; the seed used is reported.
 
     ``allow_unstable`` runs a network whose rates can run away (see
@@ -248,9 +250,9 @@ def paired_rates(network, fixed, duration: float, trials: int, seed=None, float_
 
     Raises
     ------
-    lava_causal.resources.ResourceError
+    compiler.resources.ResourceError
         Before either run, when the steps or memory of either exceed the limits
-        (:func:`lava_causal.resources.check_simulate`, :func:`~lava_causal.resources.check_emulate`).
+        (:func:`compiler.resources.check_simulate`, :func:`~compiler.resources.check_emulate`).
     """
     import compiler
     from .simulator import simulate

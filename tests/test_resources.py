@@ -12,9 +12,10 @@ import pytest
 
 import compiler
 from compiler.files import MEMORY_LIMIT_ENV, read_npz
-from lava_causal import CausalProblem, build_network, resources, tasks
+from compiler import resources
+from lava_causal import CausalProblem, build_network, tasks
 from lava_causal.cli import main
-from lava_causal.resources import ResourceError
+from compiler.resources import ResourceError
 from lava_causal.solve import SEED_BOUND, run_backend
 
 BOMB_SHAPE = (1, 10**9)  # 7.45 GiB of float64

@@ -139,9 +139,9 @@ def load_problem(path, force: bool = False) -> CausalProblem:
 
     The ``features`` header is read first: a problem whose N causes could not even be
     built into a network in the memory available
-    (:func:`lava_causal.resources.check_problem`) is refused before its arrays are
+    (:func:`compiler.resources.check_problem`) is refused before its arrays are
     loaded (``force`` skips that)."""
-    from .. import resources
+    from compiler import resources
 
     try:
         members = npz_members(path, "problem")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import compiler
 from compiler.quantize import BIAS_BITS_RANGE, MAX_SPLITS
 
-from .. import resources
+from compiler import resources
 from ..network import build_network
 from ..solve import CHIP_DT
 from ._common import (add_force_argument, add_hw_argument, int_range, load_problem,

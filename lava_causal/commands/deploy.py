@@ -6,7 +6,7 @@ from compiler.cost import estimate_cost
 from compiler.nir_export import to_nir
 from compiler.placement import place
 
-from .. import resources
+from compiler import resources
 from ..network import build_network
 from ..solve import CHIP_DT
 from ._common import (CliError, add_force_argument, add_hw_argument, load_problem,
