@@ -147,6 +147,7 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
     """
     if not isinstance(fixed, FixedPointNetwork):
         raise TypeError(f"fixed must be a FixedPointNetwork, got {type(fixed).__name__}")
+    fixed.validate()  # compiler.validate.check_fixed_point: every integer within its config (cached)
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     v_init, used_seed = resolve_initial_voltages(fixed, trials, seed, v0)

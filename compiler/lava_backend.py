@@ -59,7 +59,6 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .arithmetic import LAVA_LOIHI
 from .emulator import ExecutionResult, resolve_initial_voltages
 from .fixed_point import FixedPointNetwork
 from .hardware import LAVA_WEIGHT_REGISTER_BITS
@@ -233,14 +232,6 @@ def weight_sign_mode(weights, num_weight_bits: int = LAVA_WEIGHT_BITS,
 
 
 # -------------------------------------------------------------- validation
-def _check_range(name, values, lo, hi, what):
-    arr = np.atleast_1d(np.asarray(values))
-    if arr.size and (arr.min() < lo or arr.max() > hi):
-        bad = arr[(arr < lo) | (arr > hi)]
-        raise ValueError(f"{name} must be in [{lo}, {hi}] ({what}); got {int(bad[0])} "
-                         f"({bad.size} value(s) out of range)")
-
-
 def lava_refusal(fixed: FixedPointNetwork) -> str:
     """"" when ``fixed`` was compiled for a Lava-runnable config (or carries no config),
     else the one-line reason: the config's name and file, ``lava_runnable = false`` and
@@ -275,24 +266,8 @@ def check_lava_compatible(fixed: FixedPointNetwork) -> Tuple[str, ...]:
     ValueError
         Naming the first parameter out of Lava's range and the limit.
     """
-    if not isinstance(fixed, FixedPointNetwork):
-        raise TypeError(f"fixed must be a FixedPointNetwork, got {type(fixed).__name__}")
-    refusal = lava_refusal(fixed)
-    if refusal:
-        raise ValueError(refusal)
-    if fixed.arithmetic != LAVA_LOIHI:
-        raise ValueError(f"Lava's LIF/Dense models implement LAVA_LOIHI arithmetic only; this "
-                         f"network was compiled for {fixed.arithmetic}")
-    modes = tuple(weight_sign_mode(w, fixed.num_weight_bits, name=f"weights[{k}]")
-                  for k, w in enumerate(fixed.weights))
-    if fixed.delays is not None:
-        _check_range("delays", fixed.delays, 0, LAVA_MAX_DELAY, "DelayDense delays are 6-bit")
-    _check_range("bias_mant", fixed.bias_mant, *BIAS_MANT_RANGE, "13-bit signed mantissa")
-    _check_range("bias_exp", fixed.bias_exp, *BIAS_EXP_RANGE, "3-bit exponent")
-    _check_range("vth", fixed.vth, *VTH_RANGE, "17-bit mantissa")
-    _check_range("du", fixed.du, *DECAY_RANGE, "12-bit decay")
-    _check_range("dv", fixed.dv, *DECAY_RANGE, "12-bit decay")
-    return modes
+    from .validate import check_fixed_point  # the one check of ranges (compiler/validate.py)
+    return check_fixed_point(fixed, lava=True)
 
 
 # ----------------------------------------------------------- float models
