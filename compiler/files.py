@@ -86,26 +86,25 @@ def _read_int(path) -> Optional[int]:
     return int(text) if text.isdigit() else None
 
 
-def _proc_meminfo(key) -> Optional[int]:
+def _proc_kib(path, key) -> Optional[int]:
+    """Bytes of the ``key: N kB`` line of a /proc file (``/proc/meminfo``,
+    ``/proc/self/status``), or None."""
     try:
-        with open("/proc/meminfo") as handle:
+        with open(path) as handle:
             for line in handle:
                 if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _proc_meminfo(key) -> Optional[int]:
+    return _proc_kib("/proc/meminfo", key)
 
 
 def _proc_status(key) -> Optional[int]:
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return _proc_kib("/proc/self/status", key)
 
 
 def available_memory() -> Optional[int]:
