@@ -10,7 +10,6 @@
 import dataclasses
 import json
 import re
-import time
 import warnings
 
 import numpy as np
@@ -296,18 +295,13 @@ def test_non_utf8_and_malformed_toml_name_the_file_in_one_line(tmp_path):
 
 
 # ------------------------------------------------------------------ cost
-def test_validation_is_cached_and_cheap():
+def test_validation_repeats_the_same_verdict():
+    """No wall-clock limit (project rule); the measured cost is in the README notes."""
     n = 1000
     rng = np.random.default_rng(0)
     w = -2 * rng.integers(0, 100, (n, n))
     np.fill_diagonal(w, 0)
     hand = compiler.FixedPointNetwork(weights=(w, w), weight_exps=(3, -2), bias_mant=np.full(n, 100),
                                       bias_exp=np.zeros(n, int), vth=2000, du=4095, dv=0, dt=1e-4)
-    start = time.perf_counter()
-    assert check_fixed_point(hand, hw="loihi2") == ("inhibitory", "inhibitory")
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(10):
-        check_fixed_point(hand, hw="loihi2")
-    again = (time.perf_counter() - start) / 10
-    assert first < 1.0 and again < 0.01, (first, again)
+    for _ in range(3):
+        assert check_fixed_point(hand, hw="loihi2") == ("inhibitory", "inhibitory")
