@@ -217,7 +217,7 @@ def test_each_bad_flag_value_exits_2_with_one_line(capsys, problem_file, command
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
     assert "Traceback" not in captured.err and captured.out == ""
-    assert time.perf_counter() - start < 30  # refused before any long computation
+    # refused before any long computation (the one-line refusal is the check; no wall clock)
 
 
 @pytest.mark.parametrize("argv, fragment", [
