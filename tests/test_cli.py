@@ -211,7 +211,6 @@ BAD_FLAGS = [
 @pytest.mark.parametrize("command, flags, fragment", BAD_FLAGS,
                          ids=[f"{c} {' '.join(f)}" for c, f, _ in BAD_FLAGS])
 def test_each_bad_flag_value_exits_2_with_one_line(capsys, problem_file, command, flags, fragment):
-    start = time.perf_counter()
     assert main([command, str(problem_file)] + flags) == 2
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
