@@ -1,7 +1,7 @@
 """The ``lava-causal`` command: outputs, JSON keys, and one-line exit-2 errors."""
 import json
 import subprocess
-import time
+
 import sys
 
 import numpy as np
