@@ -82,14 +82,47 @@ safe ``n`` is found by galloping and bisection, the state is advanced by ``n``
 steps at once, and the next step (the one that may spike or receive charge) is taken
 singly. The result equals stepping one step at a time up to float rounding; a jump
 costs O(N log n) instead of O(N n).
+
+Folded units
+------------
+The kernel does not integrate :math:`V` itself but :math:`x_i = (V_i - H_i)/D_i`
+(:mod:`compiler.fold`, with :math:`H_i = \Theta_i - D_i` the reset potential): every
+neuron then has threshold 1 and reset 0 (subtract 1, or set 0 for the hard reset),
+weights :math:`W_{ij}/D_i`, drive :math:`(b_i - H_i/\tau_m)/D_i`, noise
+:math:`\sigma/D_i`. Spikes are unchanged (the map is affine and increasing), but the
+distance from reset to threshold is 1 whatever the network's scale: in voltage units
+a causal network with :math:`\sigma = 10^7` has :math:`D_i \approx 10^{-14}` next to
+a threshold of 1, its drive per step is below one rounding unit of :math:`V`, and it
+never spiked. Scaling :math:`V`, the weights onto a neuron, its drive, reset depth
+and threshold by one factor leaves the folded network, hence the spikes, unchanged
+(exactly when the factor is a power of two). Initial states are drawn directly in
+folded units; ``v0`` and ``final_voltages`` are in voltage units, so they carry
+:math:`V`'s rounding (``x0`` gives folded initial states exactly; a ``v0`` that cannot
+resolve a tiny :math:`D_i` is warned about).
+
+Chunks, Ctrl-C and progress
+---------------------------
+A trial runs in chunks of about :data:`compiler.emulator.CHUNK_SECONDS` of work (sized
+from the measured rate of the previous chunk, the first from the network size). A
+chunk ends only at the top of the step loop, after a whole step or jump, and every
+piece of state (voltages, currents, the delayed-charge ring, counts, the spike record,
+the noise generator) lives in arrays passed from chunk to chunk, so the spikes do not
+depend on the chunking. Between chunks Python runs again: Ctrl-C raises
+``KeyboardInterrupt`` within about a chunk (worker threads finish their chunk and
+stop), and no result is returned. Noise comes from a Mersenne Twister per trial with
+its state in arrays, drawing exactly what numba's ``np.random.seed`` /
+``np.random.standard_normal`` drew before (whose state is per thread and could not be
+carried across chunks). ``progress`` shows a tqdm bar.
 """
 from __future__ import annotations
 
 import math
 import os
 import platform
+import threading
+import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import List, Optional, Tuple
@@ -99,6 +132,7 @@ import numpy as np
 from numba import njit
 
 from compiler import IFNetwork
+from compiler.emulator import FIRST_CHUNK_WORK, ChunkPacer, RunProgress, check_progress
 from compiler.network import check_stable
 from compiler.results import RatesFromCounts
 
@@ -150,21 +184,22 @@ def _advance(v, cur, bias, a, cb, ci, q):
 
 @njit(cache=True, nogil=True)
 def _all_below(v, cur, bias, theta, t, inv_tm, inv_ts):
-    """True when every neuron is at or below threshold at time t (no spikes)."""
+    """True when every neuron is at or below the (common) threshold at time t."""
     a, cb, ci, _ = _propagator(t, inv_tm, inv_ts)
     for i in range(v.shape[0]):
-        if a * v[i] + cb * bias[i] + ci * cur[i] > theta[i]:
+        if a * v[i] + cb * bias[i] + ci * cur[i] > theta:
             return False
     return True
 
 
 @njit(cache=True, nogil=True)
 def _safe_steps(v, cur, bias, theta, inv_tm, inv_ts, dt, cap):
-    """Largest n <= cap such that no neuron exceeds threshold in the next n steps."""
+    """Largest n <= cap such that no neuron exceeds threshold in the next n steps, and
+    the number of end-point tests it took."""
     n = v.shape[0]
     for i in range(n):
-        if v[i] > theta[i]:
-            return 0
+        if v[i] > theta:
+            return 0, 0
     if inv_ts > 0.0:
         # Interior maxima (I_i > 0, d0 > 0) that exceed threshold bound the horizon.
         for i in range(n):
@@ -180,13 +215,15 @@ def _safe_steps(v, cur, bias, theta, inv_tm, inv_ts, dt, cap):
             if t_peak >= cap * dt:
                 continue
             a, cb, ci, _ = _propagator(t_peak, inv_tm, inv_ts)
-            if a * v[i] + cb * bias[i] + ci * cur[i] > theta[i]:
+            if a * v[i] + cb * bias[i] + ci * cur[i] > theta:
                 cap = int(t_peak / dt)
     # Invariant: lo steps are safe, hi steps are not (or exceed cap).
     lo = 0
     hi = cap + 1
     stride = 1
+    tests = 0
     while lo + stride < hi:
+        tests += 1
         if _all_below(v, cur, bias, theta, (lo + stride) * dt, inv_tm, inv_ts):
             lo += stride
             stride *= 2
@@ -195,11 +232,12 @@ def _safe_steps(v, cur, bias, theta, inv_tm, inv_ts, dt, cap):
             break
     while hi - lo > 1:
         mid = (lo + hi) // 2
+        tests += 1
         if _all_below(v, cur, bias, theta, mid * dt, inv_tm, inv_ts):
             lo = mid
         else:
             hi = mid
-    return lo
+    return lo, tests
 
 
 @njit(cache=True, nogil=True)
@@ -214,48 +252,143 @@ def _next_pending(pending, k, n_slots, n_steps):
     return n_steps
 
 
+# Mersenne Twister MT19937 with numba's ``np.random.seed(int)`` initialization and its
+# ``np.random.standard_normal`` (polar Box-Muller keeping the second value of a pair):
+# the same numbers numba's global generator draws, but with the state in arrays that a
+# chunked run carries from chunk to chunk (numba's own state is per thread and cannot
+# be saved). State: ``mt`` (624 words in int64) and (index, has_spare, spare).
+_MT_N = 624
+
+
 @njit(cache=True, nogil=True)
-def _simulate_trial(v0, w_t, d_t, bias, theta, depth, hard_reset, inv_tm, inv_ts, dt,
-                    n_steps, window_steps, n_windows, max_rounds, noise_scale, noise_seed,
-                    record):
-    """One trial. ``w_t[j, i]`` is the increment of I_i (or V_i) per spike of j and
-    ``d_t[j, i]`` its delay in steps. Returns (final V, counts per window, spike
-    steps, spike neuron ids, truncated steps)."""
-    n = v0.shape[0]
-    v = v0.copy()
-    cur = np.zeros(n)
+def _mt_seed(mt, seed):
+    """Initialize ``mt`` like ``np.random.seed(seed)`` (seed taken modulo 2**32)."""
+    s = seed & 0xFFFFFFFF
+    for pos in range(_MT_N):
+        mt[pos] = s
+        s = (1812433253 * (s ^ (s >> 30)) + pos + 1) & 0xFFFFFFFF
+
+
+@njit(cache=True, nogil=True)
+def _mt_twist(mt):
+    for i in range(_MT_N):
+        y = (mt[i] & 0x80000000) | (mt[(i + 1) % _MT_N] & 0x7FFFFFFF)
+        value = mt[(i + 397) % _MT_N] ^ (y >> 1)
+        if y & 1:
+            value ^= 0x9908B0DF
+        mt[i] = value
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mt_word(mt, index):
+    """The next tempered 32-bit word and the new index."""
+    if index >= _MT_N:
+        _mt_twist(mt)
+        index = 0
+    y = mt[index]
+    y ^= y >> 11
+    y ^= (y << 7) & 0x9D2C5680
+    y ^= (y << 15) & 0xEFC60000
+    y ^= y >> 18
+    return y, index + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mt_double(mt, index):
+    """A double in [0, 1) with 53 random bits, and the new index."""
+    a, index = _mt_word(mt, index)
+    b, index = _mt_word(mt, index)
+    return ((a >> 5) * 67108864.0 + (b >> 6)) / 9007199254740992.0, index
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mt_normal(mt, index, has_spare, spare):
+    """One standard normal; returns (value, index, has_spare, spare)."""
+    if has_spare:
+        return spare, index, False, 0.0
+    while True:
+        u1, index = _mt_double(mt, index)
+        u2, index = _mt_double(mt, index)
+        x1 = 2.0 * u1 - 1.0
+        x2 = 2.0 * u2 - 1.0
+        r2 = x1 * x1 + x2 * x2
+        if r2 < 1.0 and r2 != 0.0:
+            break
+    f = math.sqrt(-2.0 * math.log(r2) / r2)
+    return f * x2, index, True, f * x1
+
+
+# Slots of the integer state of one trial (``_simulate_chunk``'s ``state``).
+_K, _NEXT_DUE, _N_REC, _TRUNCATED, _RNG_INDEX, _RNG_SPARE = range(6)
+_STATE_SIZE = 6
+_NORMAL_WORK = 20
+"""Work units of one normal draw, in units of one neuron update (measured ~20x)."""
+
+
+@njit(cache=True, nogil=True)
+def _simulate_chunk(x_io, cur_io, buf_io, pending_io, counts, rec_steps, rec_ids, mt, state, spare,
+                    w_t, d_t, bias, noise, noisy, hard_reset, inv_tm, inv_ts, dt, n_steps,
+                    window_steps, max_rounds, record, budget):
+    """Advance one trial, in folded units (threshold 1, reset 0), from step
+    ``state[_K]`` until about ``budget`` work units are done, the run ends, or the spike
+    record may overflow. ``w_t[j, i]`` is the increment of I_i (or x_i) per spike of j
+    and ``d_t[j, i]`` its delay in steps.
+
+    Every piece of state is in the arrays, updated in place, and the chunk stops only
+    at the top of the step loop, where that state is complete: consecutive chunks
+    compose to one run exactly, whatever the budgets (a jump over safe steps is never
+    cut at a chunk end). ``x_io``, ``cur_io`` (N,): voltages and currents; ``buf_io``,
+    ``pending_io`` (n_slots, N), (n_slots,): delayed charges by arrival step modulo
+    n_slots; ``counts`` (n_windows, N); ``rec_steps``, ``rec_ids``: spike record (``state[_N_REC]``
+    used); ``mt``, ``state[_RNG_*]``, ``spare[0]``: the noise generator; ``state[_K]``,
+    ``state[_NEXT_DUE]``, ``state[_TRUNCATED]``. Returns the work units done (~ neuron
+    updates), which the driver uses to size the next chunk. Returns a scalar, never
+    arrays: see :func:`compiler.emulator._emulate_chunk` on why.
+    """
+    # Local copies, written back at the end: arrays the compiler knows are not aliased
+    # keep the inner loops vectorized.
+    x = x_io.copy()
+    cur = cur_io.copy()
+    buf = buf_io.copy()
+    pending = pending_io.copy()
+    n = x.shape[0]
     exp_syn = inv_ts > 0.0
-    target = cur if exp_syn else v
-    n_slots = d_t.max() + 1
-    buf = np.zeros((n_slots, n))
-    pending = np.zeros(n_slots, np.bool_)
-    next_due = n_steps
-    counts = np.zeros((n_windows, n), np.int64)
-    capacity = _INITIAL_RECORD_CAPACITY if record else 0
-    rec_steps = np.empty(capacity, np.int64)
-    rec_ids = np.empty(capacity, np.int64)
-    n_rec = 0
-    truncated = 0
+    target = cur if exp_syn else x
+    n_slots = pending.shape[0]
+    capacity = rec_steps.shape[0]
+    k = state[_K]
+    next_due = state[_NEXT_DUE]
+    n_rec = state[_N_REC]
+    truncated = state[_TRUNCATED]
+    rng_index = state[_RNG_INDEX]
+    has_spare = state[_RNG_SPARE] != 0
+    spare_value = spare[0]
     fired = np.empty(n, np.int64)
     a1, cb1, ci1, q1 = _propagator(dt, inv_tm, inv_ts)
-    noisy = noise_scale > 0.0
-    if noisy:
-        np.random.seed(noise_seed)
-    k = 0
+    work = 0
     while k < n_steps:
+        if work >= budget:
+            break
+        if record and n_rec + n * max_rounds > capacity:
+            break  # the driver grows the record and calls again
         if not noisy:
-            skip = _safe_steps(v, cur, bias, theta, inv_tm, inv_ts, dt, next_due - k)
+            skip, tests = _safe_steps(x, cur, bias, 1.0, inv_tm, inv_ts, dt, next_due - k)
+            work += n * (1 + tests)
             if skip > 0:
                 # Step k + skip is unsafe, due or past the end: step it singly next.
                 a, cb, ci, q = _propagator(skip * dt, inv_tm, inv_ts)
-                _advance(v, cur, bias, a, cb, ci, q)
+                _advance(x, cur, bias, a, cb, ci, q)
                 k += skip
                 if k == n_steps:
                     break
-        _advance(v, cur, bias, a1, cb1, ci1, q1)
+        _advance(x, cur, bias, a1, cb1, ci1, q1)
+        work += 2 * n
         if noisy:
             for i in range(n):
-                v[i] += noise_scale * np.random.standard_normal()
+                z, rng_index, has_spare, spare_value = _mt_normal(mt, rng_index, has_spare,
+                                                                  spare_value)
+                x[i] += noise[i] * z
+            work += _NORMAL_WORK * n
         if k == next_due:
             slot = k % n_slots
             for i in range(n):
@@ -263,11 +396,12 @@ def _simulate_trial(v0, w_t, d_t, bias, theta, depth, hard_reset, inv_tm, inv_ts
                 buf[slot, i] = 0.0
             pending[slot] = False
             next_due = _next_pending(pending, k, n_slots, n_steps)
+            work += n
         window = k // window_steps
         for rnd in range(max_rounds + 1):
             m = 0
             for i in range(n):
-                if v[i] > theta[i]:
+                if x[i] > 1.0:
                     fired[m] = i
                     m += 1
             if m == 0:
@@ -279,18 +413,10 @@ def _simulate_trial(v0, w_t, d_t, bias, theta, depth, hard_reset, inv_tm, inv_ts
                 j = fired[f]
                 counts[window, j] += 1
                 if hard_reset:
-                    v[j] = theta[j] - depth[j]
+                    x[j] = 0.0
                 else:
-                    v[j] -= depth[j]
+                    x[j] -= 1.0
                 if record:
-                    if n_rec == capacity:
-                        capacity *= 2
-                        grown = np.empty(capacity, np.int64)
-                        grown[:n_rec] = rec_steps[:n_rec]
-                        rec_steps = grown
-                        grown = np.empty(capacity, np.int64)
-                        grown[:n_rec] = rec_ids[:n_rec]
-                        rec_ids = grown
                     rec_steps[n_rec] = k
                     rec_ids[n_rec] = j
                     n_rec += 1
@@ -306,8 +432,20 @@ def _simulate_trial(v0, w_t, d_t, bias, theta, depth, hard_reset, inv_tm, inv_ts
                         pending[s % n_slots] = True
                         if s < next_due:
                             next_due = s
+            work += n * (m + 1)
         k += 1
-    return v, counts, rec_steps[:n_rec].copy(), rec_ids[:n_rec].copy(), truncated
+    x_io[:] = x
+    cur_io[:] = cur
+    buf_io[:, :] = buf
+    pending_io[:] = pending
+    state[_K] = k
+    state[_NEXT_DUE] = next_due
+    state[_N_REC] = n_rec
+    state[_TRUNCATED] = truncated
+    state[_RNG_INDEX] = rng_index
+    state[_RNG_SPARE] = 1 if has_spare else 0
+    spare[0] = spare_value
+    return work
 
 
 # --------------------------------------------------------------------- result
@@ -431,32 +569,115 @@ def _positive_int(name, value):
     return int(value)
 
 
-def _initial_state(network, trials, v0, seed):
+def _per_trial(name, value, network, trials):
+    v = np.array(value, dtype=float)
+    if v.shape not in ((network.n,), (trials, network.n)):
+        raise ValueError(f"{name} must have shape ({network.n},) or ({trials}, {network.n}), "
+                         f"got {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} must be finite; found NaN or infinite values")
+    return np.ascontiguousarray(np.broadcast_to(v, (trials, network.n)))
+
+
+def _initial_state(network, trials, v0, seed, x0=None):
+    """(seed, initial voltages (trials, N), their folded values or None, noise seeds)."""
     if seed is None:
         seed = int(np.random.SeedSequence().entropy)
     elif isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
     seed = int(seed)
     rng = np.random.default_rng(seed)
-    if v0 is None:
-        v = network.initial_voltages(rng, trials)
+    if v0 is not None and x0 is not None:
+        raise ValueError("give v0 (voltages) or x0 (folded states), not both")
+    if x0 is not None:
+        fraction = _per_trial("x0", x0, network, trials)
+        v = network.voltages_at(fraction)
+    elif v0 is None:
+        # network.initial_voltages(rng, trials), keeping the fractions: they are the
+        # folded voltages exactly, whatever the scale of V.
+        fraction = rng.random((trials, network.n))
+        v = network.voltages_at(fraction)
     else:
-        v = np.array(v0, dtype=float)
-        if v.shape not in ((network.n,), (trials, network.n)):
-            raise ValueError(f"v0 must have shape ({network.n},) or ({trials}, {network.n}), "
-                             f"got {v.shape}")
-        if not np.all(np.isfinite(v)):
-            raise ValueError("v0 must be finite; found NaN or infinite values")
-        v = np.ascontiguousarray(np.broadcast_to(v, (trials, network.n)))
+        fraction = None
+        v = _per_trial("v0", v0, network, trials)
     noise_seeds = rng.integers(0, 2**32, size=trials)
-    return seed, v, noise_seeds
+    return seed, v, fraction, noise_seeds
+
+
+RESOLUTION_WARNING = 1e-6
+"""Relative resolution of a folded voltage (one rounding of ``V`` in units of the reset
+depth) above which a ``v0`` given in voltage units is warned about."""
+
+
+@dataclass(frozen=True, eq=False)
+class _FoldedRun:
+    """The network in the simulator's folded units (:mod:`compiler.fold`)."""
+
+    w_t: np.ndarray       # (N, N): w_t[j, i] = increment of I'_i (or x_i) per spike of j
+    d_t: np.ndarray       # (N, N) int: delay of j -> i in steps
+    bias: np.ndarray      # (N,) b'_i, thresholds per second
+    noise: np.ndarray     # (N,) sigma sqrt(dt) / D_i
+    low: np.ndarray       # (N,) reset potential H_i (x = 0)
+    depth: np.ndarray     # (N,) reset depth D_i (x = 1 at threshold)
+
+    def to_folded(self, v):
+        return (np.asarray(v, float) - self.low) / self.depth
+
+    def to_voltage(self, x):
+        return self.low + np.asarray(x, float) * self.depth
+
+
+def _fold_for_run(network: IFNetwork, dt: float, noise_std: float) -> _FoldedRun:
+    """The fold of :func:`compiler.fold.fold`, transposed for the kernel: two N x N
+    arrays (weights, delays) and no N x N temporaries (the memory estimate,
+    :func:`compiler.resources.simulate_memory`, allows three)."""
+    n = network.n
+    depth = np.array(network.reset, dtype=float)
+    low = np.array(network.reset_potential, dtype=float)
+    exp_syn = network.tau_syn > 0
+    w_t = np.empty((n, n))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # checked below
+        # w_t[j, i] = W_ij / D_i (/ tau_s: the current step of one spike)
+        np.divide(network.weights.T, depth * network.tau_syn if exp_syn else depth, out=w_t)
+        bias = np.array(network.bias, dtype=float)
+        if network.leak_tau is not None:
+            bias = bias - low / network.leak_tau
+        bias = bias / depth
+        noise = float(noise_std) * math.sqrt(dt) / depth
+    bad = ~(np.isfinite(w_t).all(axis=0) & np.isfinite(bias) & np.isfinite(noise))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{int(bad.sum())} neuron(s) cannot be simulated: dividing by the reset depth "
+            f"(neuron {i}: D = {depth[i]:g}) overflows its weights, bias or noise; rescale "
+            "the network (V, weights, bias, reset depth and threshold of a neuron by one factor "
+            "leave its spikes unchanged)")
+    d_t = np.empty((n, n), np.int64)  # d_t[j, i] = round(delay_ij / dt), by row blocks
+    delays_t = network.delays.T
+    for start in range(0, n, 256):
+        d_t[start:start + 256] = np.rint(delays_t[start:start + 256] / dt)
+    return _FoldedRun(w_t=w_t, d_t=d_t, bias=bias, noise=noise, low=low, depth=depth)
+
+
+def _warn_coarse_v0(run: _FoldedRun, v, stacklevel=3):
+    scale = np.maximum(np.abs(run.low), np.abs(run.low + run.depth))
+    scale = np.maximum(scale, np.max(np.abs(v), axis=0))
+    resolution = np.finfo(float).eps * scale / run.depth
+    worst = int(np.argmax(resolution))
+    if resolution[worst] > RESOLUTION_WARNING:
+        warnings.warn(
+            f"v0 is given in voltage units, where the reset depth of neuron {worst} "
+            f"(D = {run.depth[worst]:g}) is {run.depth[worst] / scale[worst]:.2g} of the voltage "
+            f"scale: its initial state is resolved only to {resolution[worst]:.2g} of D. Leave v0 "
+            "out (initial states are then drawn in folded units, exactly) or rescale the "
+            "network", RuntimeWarning, stacklevel=stacklevel)
 
 
 def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int = 1,
              seed: Optional[int] = None, noise_std: float = 0.0, record_spikes: bool = False,
              window: Optional[float] = None, v0=None,
-             max_cascade: int = DEFAULT_MAX_CASCADE, *,
-             allow_unstable: bool = False) -> SimulationResult:
+             max_cascade: int = DEFAULT_MAX_CASCADE, *, x0=None,
+             allow_unstable: bool = False, progress: Optional[bool] = None) -> SimulationResult:
     r"""Simulate ``network`` exactly on a step grid, all trials independently.
 
     The update equations, spike rules, delays and the event-aware skipping are in
@@ -486,11 +707,21 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
     v0 : array_like, shape (N,) or (trials, N), optional
         Initial voltages; default uniform in :math:`[\Theta_i - D_i, \Theta_i]`
         (``network.initial_voltages``), independent per trial.
+    x0 : array_like, shape (N,) or (trials, N), optional
+        Initial states in folded units instead of ``v0``: the fraction of the way from
+        reset to threshold, :math:`x = (V - H)/D` (``network.voltages_at(x0)`` is the
+        voltage). Exact whatever the scale of V; prefer it to ``v0`` when the reset
+        depth is tiny against the threshold.
     max_cascade : int
         Most spike rounds per step with zero-delay delta synapses (>= 1).
     allow_unstable : bool
         Simulate a network whose rates can run away (see below) with a warning
         instead of refusing it.
+    progress : bool or None
+        tqdm progress bar over trials x steps: True always, False never, None (default)
+        only when the run is estimated to take more than
+        :data:`compiler.emulator.AUTO_PROGRESS_SECONDS`, from the main thread, with
+        stderr on a terminal.
 
     Returns
     -------
@@ -500,14 +731,18 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
     ------
     ValueError
         The network is unstable (:func:`compiler.network.check_stable`: checked once
-        per network object, then cached) and ``allow_unstable`` is False; also bad
-        arguments.
+        per network object, then cached) and ``allow_unstable`` is False; a reset depth
+        so small that the folded parameters overflow; also bad arguments.
+    KeyboardInterrupt
+        On Ctrl-C, within about :data:`compiler.emulator.CHUNK_SECONDS` (see the module
+        docstring, "Chunks"); nothing is returned.
 
     Warns
     -----
     RuntimeWarning
-        When steps were truncated (more spikes requested than a step allows), and
-        when an unstable network runs with ``allow_unstable=True``.
+        When steps were truncated (more spikes requested than a step allows), when an
+        unstable network runs with ``allow_unstable=True``, and when ``v0`` (voltage
+        units) cannot resolve a reset depth tiny against the voltages.
     """
     if not isinstance(network, IFNetwork):
         raise TypeError(f"network must be a compiler.IFNetwork, got {type(network).__name__}")
@@ -516,6 +751,7 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
     trials = _positive_int("trials", trials)
     max_cascade = _positive_int("max_cascade", max_cascade)
     noise_std = _number("noise_std", noise_std, ">= 0 (per sqrt(second))", lambda x: x >= 0)
+    check_progress(progress)
     n_steps = int(round(duration / dt))
     if window is None:
         window_steps = n_steps
@@ -524,33 +760,69 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
                          lambda x: dt <= x <= duration)
         window_steps = int(round(window / dt))
     n_windows = -(-n_steps // window_steps)
-    seed, v_init, noise_seeds = _initial_state(network, trials, v0, seed)
+    seed, v_init, x_init, noise_seeds = _initial_state(network, trials, v0, seed, x0)
     check_stable(network, allow_unstable=allow_unstable)
 
+    run = _fold_for_run(network, dt, noise_std)
+    if x_init is None:
+        _warn_coarse_v0(run, v_init)
+        x_init = run.to_folded(v_init)
+    n = network.n
     exp_syn = network.tau_syn > 0
     inv_ts = 1.0 / network.tau_syn if exp_syn else 0.0
     inv_tm = 0.0 if network.leak_tau is None else 1.0 / network.leak_tau
-    w_t = np.array((network.weights / network.tau_syn if exp_syn else network.weights).T, order="C")
-    d_t = np.array(np.rint(network.delays / dt).astype(np.int64).T, order="C")
-    cascade = not exp_syn and bool(np.any((d_t == 0) & (w_t != 0)))
-    theta = np.array(network.thresholds, dtype=float)
-    bias = np.array(network.bias, dtype=float)
-    depth = np.array(network.reset, dtype=float)
-    noise_scale = float(noise_std) * math.sqrt(dt)
+    cascade = not exp_syn and bool(np.any((run.d_t == 0) & (run.w_t != 0)))
+    rounds = max_cascade if cascade else 1
+    noisy = noise_std > 0
+    hard_reset = network.reset_mode == "hard"
+    record = bool(record_spikes)
+    n_slots = int(run.d_t.max()) + 1
+    done = np.zeros(trials, np.int64)  # steps completed per trial (progress)
 
-    def run(trial):
-        return _simulate_trial(
-            v_init[trial], w_t, d_t, bias, theta, depth,
-            network.reset_mode == "hard", inv_tm, inv_ts, dt, n_steps, window_steps,
-            n_windows, max_cascade if cascade else 1, noise_scale, int(noise_seeds[trial]),
-            bool(record_spikes))
+    def run_trial(trial, stop=None, bar=None):
+        """Chunk after chunk until the end (or ``stop`` is set: None)."""
+        x = np.array(x_init[trial], dtype=float)
+        cur = np.zeros(n)
+        buf = np.zeros((n_slots, n))
+        pending = np.zeros(n_slots, np.bool_)
+        counts = np.zeros((n_windows, n), np.int64)
+        capacity = max(_INITIAL_RECORD_CAPACITY, 2 * n * rounds) if record else 0
+        rec_steps = np.empty(capacity, np.int64)
+        rec_ids = np.empty(capacity, np.int64)
+        mt = np.zeros(_MT_N, np.int64)
+        state = np.zeros(_STATE_SIZE, np.int64)
+        spare = np.zeros(1)
+        state[_NEXT_DUE] = n_steps
+        state[_RNG_INDEX] = _MT_N
+        if noisy:
+            _mt_seed(mt, int(noise_seeds[trial]))
+        pacer = ChunkPacer(FIRST_CHUNK_WORK)
+        while state[_K] < n_steps:
+            if stop is not None and stop.is_set():
+                return None
+            if record and state[_N_REC] + n * rounds > rec_steps.shape[0]:
+                grown = max(2 * rec_steps.shape[0], state[_N_REC] + 2 * n * rounds)
+                rec_steps = np.concatenate([rec_steps, np.empty(grown - rec_steps.shape[0], np.int64)])
+                rec_ids = np.concatenate([rec_ids, np.empty(grown - rec_ids.shape[0], np.int64)])
+            start = time.perf_counter()
+            work = _simulate_chunk(x, cur, buf, pending, counts, rec_steps, rec_ids, mt, state,
+                                   spare, run.w_t, run.d_t, run.bias, run.noise, noisy, hard_reset,
+                                   inv_tm, inv_ts, dt, n_steps, window_steps, rounds, record,
+                                   int(pacer.size))
+            pacer.record(work, time.perf_counter() - start)
+            done[trial] = state[_K]
+            if bar is not None:
+                bar.update(done.sum())
+        n_rec = int(state[_N_REC])
+        return x, counts, rec_steps[:n_rec].copy(), rec_ids[:n_rec].copy(), int(state[_TRUNCATED])
 
     workers = min(trials, numba.config.NUMBA_NUM_THREADS, os.cpu_count() or 1)
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            out = list(pool.map(run, range(trials)))
-    else:
-        out = [run(trial) for trial in range(trials)]
+    with RunProgress(progress, trials * n_steps, desc="simulate", unit="step") as bar:
+        if workers > 1:
+            _compile_here(noisy, hard_reset, inv_tm, inv_ts, dt, rounds, record)
+            out = _run_threads(run_trial, trials, workers, lambda: bar.update(done.sum()))
+        else:
+            out = [run_trial(trial, bar=bar) for trial in range(trials)]
 
     per_window = np.stack([o[1] for o in out])
     truncated = np.array([o[4] for o in out], dtype=np.int64)
@@ -567,8 +839,48 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
     return SimulationResult(
         counts=per_window.sum(axis=1), duration=sim_duration, dt=dt, seed=seed, trials=trials,
         noise_std=noise_std, initial_voltages=v_init,
-        final_voltages=np.stack([o[0] for o in out]), truncated_steps=truncated,
+        final_voltages=run.to_voltage(np.stack([o[0] for o in out])), truncated_steps=truncated,
         window=None if window is None else window_steps * dt,
         counts_per_window=None if window is None else per_window,
         spikes=[((o[2] + 1) * dt, o[3]) for o in out] if record_spikes else None,
         max_cascade=max_cascade, network_name=network.name)
+
+
+def _compile_here(noisy, hard_reset, inv_tm, inv_ts, dt, rounds, record) -> None:
+    """Compile (or load from numba's cache) the kernels in the calling thread, with a
+    call that does no work (budget 0) on arguments of the run's types. On a first run
+    numba compiles for seconds; Ctrl-C is then answered here, between the compiler's
+    steps, instead of after worker threads have finished compiling."""
+    i64 = np.int64
+    _simulate_chunk(np.zeros(1), np.zeros(1), np.zeros((1, 1)), np.zeros(1, np.bool_),
+                    np.zeros((1, 1), i64), np.empty(0, i64), np.empty(0, i64), np.zeros(_MT_N, i64),
+                    np.zeros(_STATE_SIZE, i64), np.zeros(1), np.zeros((1, 1)), np.zeros((1, 1), i64),
+                    np.zeros(1), np.zeros(1), noisy, hard_reset, inv_tm, inv_ts, dt, 1, 1, rounds,
+                    record, 0)
+    if noisy:
+        _mt_seed(np.zeros(_MT_N, i64), 0)
+
+
+def _run_threads(run_trial, trials: int, workers: int, report) -> list:
+    """``run_trial(trial, stop)`` for every trial on ``workers`` threads; the main
+    thread waits (interruptibly) and calls ``report()`` a few times a second.
+
+    On any exception in the waiting thread (Ctrl-C's ``KeyboardInterrupt``, a
+    terminating signal turned into an exception) or in a trial, ``stop`` is set, queued
+    trials are cancelled and running ones end after their current chunk, before the
+    exception propagates: no thread outlives the call by more than one chunk.
+    """
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(run_trial, trial, stop) for trial in range(trials)]
+        waiting = set(futures)
+        while waiting:
+            finished, waiting = wait(waiting, timeout=0.1, return_when=FIRST_EXCEPTION)
+            for future in finished:
+                future.result()  # raises a trial's exception here
+            report()
+        return [future.result() for future in futures]
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
