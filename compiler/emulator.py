@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit, prange
 
 from .fixed_point import FixedPointNetwork
-from .network import check_stable
+from .stability import check_stable
 from .results import RatesFromCounts
 
 LAVA_WORD_BITS = 32
@@ -313,7 +313,7 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
         Bad arguments, or the float network the integers implement
         (:func:`compiler.effective_network`, recomputed from the integers, so a
         tampered file cannot pass on a stored verdict) is unstable
-        (:func:`compiler.network.check_stable`, once per ``fixed``, then cached) and
+        (:func:`compiler.stability.check_stable`, once per ``fixed``, then cached) and
         ``allow_unstable`` is False.
     """
     if not isinstance(fixed, FixedPointNetwork):

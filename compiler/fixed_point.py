@@ -20,12 +20,12 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from . import serialize
 from .arithmetic import LAVA_LOIHI, ChipArithmetic
+from .validate import FixedPointError, check_fixed_point, check_structure, integer_scalar
 
 
 def _int_array(name, value, shape):
-    from .validate import FixedPointError
-
     arr = np.asarray(value)
     if arr.shape != shape:
         raise FixedPointError(f"{name} must have shape {shape}, got {arr.shape}", field=name, value=arr.shape,
@@ -94,8 +94,6 @@ class FixedPointNetwork:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        from .validate import FixedPointError, check_structure, integer_scalar
-
         if isinstance(self.weights, np.ndarray):
             object.__setattr__(self, "weights", (self.weights,))
         if not isinstance(self.weights, (tuple, list)) or len(self.weights) == 0:
@@ -146,7 +144,6 @@ class FixedPointNetwork:
         :func:`compiler.validate.check_fixed_point`, cached per config. Returns the sign
         mode of each split; raises :class:`compiler.validate.FixedPointError` (a
         ValueError) naming the field, the value, the allowed range and the config."""
-        from .validate import check_fixed_point
         return check_fixed_point(self, hw, lava=lava)
 
     @property
@@ -197,5 +194,10 @@ class FixedPointNetwork:
     def save(self, path) -> None:
         """Write a versioned ``.npz`` atomically (:func:`compiler.serialize.save`);
         read it back with :func:`compiler.load`."""
-        from .serialize import save
-        save(self, path)
+        serialize.save(self, path)
+
+    @classmethod
+    def load(cls, path) -> "FixedPointNetwork":
+        """Read a file written by :meth:`save`, validated (:func:`compiler.serialize.load`,
+        which raises ``SerializationError`` / ``InvalidNetworkFile``)."""
+        return serialize.load(path, cls)

@@ -129,6 +129,10 @@ CONFIG_FORMAT_VERSION = 1
 """Newest config ``format_version`` this reader understands."""
 
 
+BIAS_BITS_RANGE = (2, 24)
+"""Allowed ``compile(bias_bits=)`` overrides (signed mantissa bits; above the config's
+``bias.mantissa_bits`` the network is emulator-only)."""
+
 LAVA_WEIGHT_REGISTER_BITS = 8
 """Width of Lava Dense's weight register: ``clip_weights(..., num_bits=8)`` in
 ``lava/proc/dense/models.py`` (``num_weight_bits`` <= 8 then floors away low bits)."""

@@ -42,8 +42,9 @@ from .encoding import (ROUNDING_MODES, WeightFormat, effective_weight_bits, enco
                        mantissa_range)
 from .fixed_point import FixedPointNetwork
 from .fold import fold
-from .hardware import DEFAULT_HW, HardwareConfig
-from .network import IFNetwork, check_stable
+from .hardware import BIAS_BITS_RANGE, DEFAULT_HW, HardwareConfig
+from .network import IFNetwork
+from .stability import check_stable
 from .operating_point import rate_model
 from .scale import choose_scale, worst_step_input
 
@@ -54,8 +55,6 @@ TRUNCATION_COMPENSATIONS = ("bias", "none")
 WEIGHT_BITS_RANGE = (2, 24)
 """Bounds of ``weight_bits``: at least 2, and never more than the config's
 ``weights.mantissa_bits`` (at most 24); see "Weight bits" in :mod:`compiler.hardware`."""
-BIAS_BITS_RANGE = (2, 24)
-"""Allowed ``bias_bits`` overrides (signed mantissa bits)."""
 MAX_SPLITS = 8
 """Largest ``weight_splits`` / ``max_splits``."""
 ZEROED_WEIGHTS_WARN_FRACTION = 0.05
@@ -149,7 +148,7 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
         Most splits ``"auto"`` considers, 1..8.
     allow_unstable : bool
         Compile a network whose rates can run away (warning) instead of refusing it
-        (``ValueError``, :func:`compiler.network.check_stable`).
+        (``ValueError``, :func:`compiler.stability.check_stable`).
 
     Returns
     -------

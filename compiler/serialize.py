@@ -19,6 +19,7 @@ config its header's ``hw_name`` names, if any. A file that fails raises
 """
 from __future__ import annotations
 
+
 import json
 import os
 
@@ -26,9 +27,9 @@ import numpy as np
 
 from .arithmetic import ChipArithmetic
 from .files import atomic_output, read_npz
-from .fixed_point import FixedPointNetwork
 from .hardware import list_hardware
 from .validate import FixedPointError, check_fixed_point
+
 
 FORMAT_VERSION = 1
 """Version written by :func:`save`; :func:`load` refuses newer ones."""
@@ -147,11 +148,11 @@ def _decode(obj, arrays):
     return obj
 
 
-def save(fixed: FixedPointNetwork, path) -> None:
+def save(fixed, path) -> None:
     """Write ``fixed`` to ``path`` (see the module docstring). The file is replaced
-    atomically: readers never see a partial file."""
-    if not isinstance(fixed, FixedPointNetwork):
-        raise TypeError(f"fixed must be a FixedPointNetwork, got {type(fixed).__name__}")
+    atomically: readers never see a partial file. Called by
+    :meth:`FixedPointNetwork.save`, which checks the type (this module does not import
+    :mod:`compiler.fixed_point`, which imports it)."""
     path = os.fspath(path)
     arrays = {}
     info_json = json.dumps(_encode(dict(fixed.info), arrays), allow_nan=True)
@@ -173,8 +174,9 @@ def save(fixed: FixedPointNetwork, path) -> None:
         np.savez(fh, **payload)
 
 
-def load(path) -> FixedPointNetwork:
-    """Read a file written by :func:`save`.
+def load(path, network_class):
+    """Read a file written by :func:`save` into a ``network_class``
+    (:class:`compiler.FixedPointNetwork`; :func:`compiler.load` passes it).
 
     Raises
     ------
@@ -208,7 +210,7 @@ def load(path) -> FixedPointNetwork:
         k = header["n_splits"]
         weights = tuple(contents[f"weights_{i}"] for i in range(k))
         info = _decode(json.loads(str(contents["info"])), contents)
-        fixed = FixedPointNetwork(
+        fixed = network_class(
             weights=weights, weight_exps=tuple(header["weight_exps"]),
             bias_mant=contents["bias_mant"], bias_exp=contents["bias_exp"],
             vth=header["vth"], du=header["du"], dv=header["dv"], dt=float(header["dt"]),

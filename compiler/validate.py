@@ -62,7 +62,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .arithmetic import LAVA_LOIHI, ChipArithmetic
-from .hardware import _SCHEMA, LAVA_DATAPATH, ConfigError, HardwareConfig
+from .hardware import _SCHEMA, BIAS_BITS_RANGE, LAVA_DATAPATH, ConfigError, HardwareConfig
 
 LAVA_WORD_BITS = 32
 """Width of Lava's ``int32`` channels (as ``compiler.emulator.LAVA_WORD_BITS``)."""
@@ -364,10 +364,7 @@ def check_fixed_point(fixed, hw=None, *, lava: bool = False) -> Tuple[str, ...]:
     The verdict is cached on ``fixed`` per (config, ``lava``, recorded split count,
     compiled or hand-built).
     """
-    from .fixed_point import FixedPointNetwork
-
-    if not isinstance(fixed, FixedPointNetwork):
-        raise TypeError(f"fixed must be a FixedPointNetwork, got {type(fixed).__name__}")
+    _require_network(fixed)
     cfg = resolve_config(fixed, hw)
     info = fixed.info or {}
     recorded_splits = _recorded_splits(info)
@@ -472,7 +469,6 @@ def _check(fixed, cfg, lava, recorded_splits, bias_bits, from_info) -> Tuple[str
 
     bbits = lim("bias_mantissa_bits")
     if cfg is not None and not lava and isinstance(bias_bits, int) and not isinstance(bias_bits, bool):
-        from .quantize import BIAS_BITS_RANGE
         if cfg.bias_mantissa_bits < bias_bits <= BIAS_BITS_RANGE[1]:
             bbits = bias_bits  # compile(bias_bits=) override: emulator only (lava_compatible False)
     bias_why = f"{bbits}-bit signed mantissa" + (
@@ -498,3 +494,15 @@ def _mode_only(w) -> str:
     if w.size == 0 or w.min() >= 0:
         return "excitatory"
     return "inhibitory" if w.max() <= 0 else "mixed"
+
+
+_NETWORK_FIELDS = ("weights", "weight_exps", "bias_mant", "bias_exp", "vth", "du", "dv", "dt",
+                   "num_weight_bits", "delays", "hw_name", "arithmetic", "info")
+
+
+def _require_network(fixed) -> None:
+    """TypeError unless ``fixed`` has every field of a :class:`compiler.FixedPointNetwork`
+    (checked by its fields: this module does not import :mod:`compiler.fixed_point`,
+    which imports it)."""
+    if not all(hasattr(fixed, name) for name in _NETWORK_FIELDS):
+        raise TypeError(f"fixed must be a FixedPointNetwork, got {type(fixed).__name__}")

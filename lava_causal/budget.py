@@ -63,7 +63,7 @@ import numpy as np
 import compiler
 from compiler.files import write_json
 from compiler.fold import fold
-from compiler.network import check_stable
+from compiler.stability import check_stable
 from compiler.report import weight_precision
 
 from . import metrics, statistics

@@ -103,14 +103,11 @@ problem as an argument.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-if TYPE_CHECKING:
-    from .problem import CausalProblem
 
 __all__ = ["KKT_TOLERANCE", "GAP_TOLERANCE", "DEGENERACY_TOLERANCE", "MapCertificate",
            "MapNotCertified", "certify", "kkt_residual", "column_norms", "inverse_power_of_two"]
@@ -218,7 +215,7 @@ class MapCertificate:
 
 
 # ---------------------------------------------------------------- public entry points
-def certify(problem: "CausalProblem", r: np.ndarray, method: str) -> MapCertificate:
+def certify(problem, r: np.ndarray, method: str) -> MapCertificate:
     """The :class:`MapCertificate` of ``r`` for ``problem``.
 
     Parameters
@@ -254,7 +251,7 @@ def certify(problem: "CausalProblem", r: np.ndarray, method: str) -> MapCertific
         certified=certified, kkt_tolerance=KKT_TOLERANCE, gap_tolerance=GAP_TOLERANCE)
 
 
-def kkt_residual(problem: "CausalProblem", r: np.ndarray) -> float:
+def kkt_residual(problem, r: np.ndarray) -> float:
     r""":math:`\max_i \kappa_i` (module docstring) of the finite rates ``r``, shape (N,)."""
     return _kkt(_frame(problem, r))[0]
 
@@ -274,7 +271,7 @@ def inverse_power_of_two(v: float) -> float:
 
 
 # ---------------------------------------------------------------- the certificate's parts
-def _frame(problem: "CausalProblem", r):
+def _frame(problem, r):
     """Quantities of the certificate in the frame scaled by a power of two
     :math:`c \\approx 1/|\\tilde\\mu|` (exact; avoids over- and underflow)."""
     ut = problem.features / problem.sigma

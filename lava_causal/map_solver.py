@@ -77,7 +77,6 @@ problem as an argument.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg
@@ -85,9 +84,6 @@ import scipy.linalg.lapack
 import scipy.optimize
 
 from .certificate import EPS, MapCertificate, certify, column_norms, inverse_power_of_two
-
-if TYPE_CHECKING:
-    from .problem import CausalProblem
 
 __all__ = ["GRAM_RCOND", "QR_RCOND", "STACKED_RHS_RATIO", "ENTER_TOLERANCE", "solve_map"]
 
@@ -117,7 +113,7 @@ allows; a cause that entered on rounding noise and is dropped at once is barred
 (anti-cycling)."""
 
 
-def solve_map(problem: "CausalProblem") -> tuple[np.ndarray, MapCertificate]:
+def solve_map(problem) -> tuple[np.ndarray, MapCertificate]:
     """The exact MAP estimate of ``problem`` and its certificate (module docstring).
 
     Returns
@@ -204,7 +200,7 @@ class _Scaled:
         return r
 
 
-def _scaled_problem(p: "CausalProblem"):
+def _scaled_problem(p):
     r"""The exactly equivalent rescaled problem (module docstring), or None when
     :math:`r^* = 0` trivially (:math:`\mu = 0`, or every feature is zero)."""
     ut = p.features / p.sigma

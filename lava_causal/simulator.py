@@ -133,7 +133,7 @@ from numba import njit
 
 from compiler import IFNetwork
 from compiler.emulator import FIRST_CHUNK_WORK, ChunkPacer, RunProgress, check_progress
-from compiler.network import check_stable
+from compiler.stability import check_stable
 from compiler.results import RatesFromCounts
 
 DEFAULT_MAX_CASCADE = 100
@@ -730,7 +730,7 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
     Raises
     ------
     ValueError
-        The network is unstable (:func:`compiler.network.check_stable`: checked once
+        The network is unstable (:func:`compiler.stability.check_stable`: checked once
         per network object, then cached) and ``allow_unstable`` is False; a reset depth
         so small that the folded parameters overflow; also bad arguments.
     KeyboardInterrupt

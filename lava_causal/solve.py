@@ -43,7 +43,7 @@ def run_backend(problem: CausalProblem, backend="float", duration=5.0, dt=None, 
     limits. ``seed`` None draws one with :func:`draw_seed`; the seed used is reported.
 
     ``allow_unstable`` runs a network whose rates can run away (see
-    :func:`compiler.network.check_stable`) with a warning instead of refusing it.
+    :func:`compiler.stability.check_stable`) with a warning instead of refusing it.
     ``half_rates``: also measure the rates over the first half of the same run (float:
     counts per window; emulator: the same initial voltages for half the steps, which
     the deterministic emulator reproduces exactly), for :func:`convergence`.

@@ -189,7 +189,7 @@ def _peak(call):
 
 
 def test_the_float_estimates_bound_the_measured_peaks():
-    from compiler.network import check_stable
+    from compiler.stability import check_stable
     from lava_causal.simulator import simulate
 
     n, trials = 800, 3
@@ -210,7 +210,7 @@ def test_the_float_estimates_bound_the_measured_peaks():
 
 @pytest.mark.slow
 def test_the_chip_estimates_bound_the_measured_peaks():
-    from compiler.network import check_stable
+    from compiler.stability import check_stable
 
     n = 1000
     rng = np.random.default_rng(1)

@@ -13,7 +13,7 @@ import pytest
 import compiler
 import compiler.effective
 import compiler.network
-from compiler.network import Stability, check_stable
+from compiler.stability import Stability, check_stable
 from lava_causal import build_network, mistune, simulate, tasks
 
 # Compiling a run-away network warns that its rate model diverged; not the subject here.
