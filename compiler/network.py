@@ -233,7 +233,7 @@ class IFNetwork:
         largest reset depth) is sufficient; when it fails (mistuned connectivity),
         stability needs strict copositivity of its negative, searched by
         :meth:`max_growth_rate`. Mistuning with zero-mean noise U[-0.1, 0.1]
-        typically breaks it; a negative mean, U[-0.2, 0], keeps it (SPEC section 3).
+        typically breaks it; a negative mean, U[-0.2, 0], keeps it (the paper's Fig. 4).
         """
         return self.stability(tol).stable
 

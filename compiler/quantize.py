@@ -66,7 +66,7 @@ ROUNDOFF_WEIGHT_FRACTION = 1e-9
 ``-U^T U`` of orthogonal features gives entries ~1e-17): they do not count as non-zero
 weights for :data:`ZEROED_WEIGHTS_WARN_FRACTION` and ``strict``."""
 DEFAULT_HEADROOM = 4.0
-"""Default ``voltage_headroom``: thresholds of room below the reset (SPEC 9: near one,
+"""Default ``voltage_headroom``: thresholds of room below the reset (with room near one threshold,
 inhibited neurons forget their inhibition; measured deepest excursion on the Fig. 2
 discrimination task: 1.2-1.5 thresholds)."""
 

@@ -1,4 +1,4 @@
-r"""Accuracy metrics of rates against the MAP solution (SPEC section 4).
+r"""Accuracy metrics of rates against the MAP solution.
 
 Every metric takes ``(problem, rates, r_star=None)`` in that order; ``r_star`` defaults
 to ``problem.map_estimate()``. Two names are kept apart everywhere (API, JSON, tables):

@@ -1,4 +1,5 @@
-r"""Building the tuned spiking network for a causal problem (SPEC section 3).
+r"""Building the tuned spiking network for a causal problem
+(Moreno-Bote & Drugowitsch, Sci. Rep. 5:17531, 2015).
 
 One non-leaky integrate-and-fire neuron per cause, with
 

@@ -1,6 +1,6 @@
 r"""The causal inference problem: data, energy and the certified exact MAP solution.
 
-Generative model (SPEC section 1): :math:`\mu = U r + \epsilon`,
+Generative model (Moreno-Bote & Drugowitsch, Sci. Rep. 5:17531, 2015): :math:`\mu = U r + \epsilon`,
 :math:`\epsilon \sim N(0, \sigma^2 I_M)`, prior
 :math:`p(r) \propto \prod_i e^{-\alpha r_i - \beta r_i^2/2}` on :math:`r \ge 0`.
 The MAP estimate minimizes
@@ -173,7 +173,7 @@ class CausalProblem:
 
     # ------------------------------------------------------------ exact MAP
     def map_estimate(self) -> np.ndarray:
-        r"""Certified exact MAP estimate :math:`r^*` (SPEC section 1), shape (N,).
+        r"""Certified exact MAP estimate :math:`r^*`, shape (N,).
 
         Solved by :func:`lava_causal.map_solver.solve_map` on the exactly rescaled
         problem, by the path that suits :math:`(\alpha, \beta)` and the conditioning

@@ -149,7 +149,7 @@ def convergence(problem: CausalProblem, rates, duration: float, half_rates=None,
     :math:`\delta = |\bar r(T) - \bar r(T/2)|/|r^*|` between the first half and the
     whole of the *same* run: if the error falls as :math:`c\,T^{-p}` along a fixed
     direction, :math:`\delta = e(T)(2^p - 1)`, so :math:`p = \log_2(1 + \delta/e)`.
-    The spiking network's law is :math:`p = 1` (SPEC 3): then :math:`\delta` itself
+    The spiking network's law is :math:`p = 1` (:mod:`lava_causal.network`): then :math:`\delta` itself
     estimates the error at T. The duration for the ``target`` error is extrapolated as
     :math:`T (e/\mathrm{target})^{1/\min(p, 1)}` (a lower bound when :math:`p > 1`,
     which only noise produces). ``p`` well below 1 means the error is not falling as

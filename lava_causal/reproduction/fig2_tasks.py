@@ -1,6 +1,6 @@
 """Fig. 2: discrimination, mixture and approximation with the tuned nLIF network.
 
-Paper (SPEC 5): discrimination: only neuron 10 stays active, angular error in 20 ms
+Paper: discrimination: only neuron 10 stays active, angular error in 20 ms
 windows ~0 within 100 ms, a handful of spikes from other neurons; mixture: rates match
 the mixture, % error -> 0 with T; approximation: sparse response matching the rate
 network. Float runs at dt = 0.01 ms; the chip column is the Loihi 2 compile on the

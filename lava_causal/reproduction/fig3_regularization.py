@@ -1,7 +1,7 @@
 """Fig. 3: an overcomplete basis (M = 10, N = 100, mixed-sign features) with no prior,
 an L1 prior, an L2 prior, and a leaky network.
 
-Paper (SPEC 5): L1 is the sparsest and its angular error goes to ~0 within a few
+Paper: L1 is the sparsest and its angular error goes to ~0 within a few
 hundred ms; L2 is denser and its error does not decay; the leak acts like L1. Table 1
 (alpha, beta, tau_m) was lost: we use alpha = 5, beta = 1 and tau_m = 50 ms (leak on
 the unregularized problem), chosen so that each prior visibly shapes the response

@@ -1,6 +1,6 @@
 r"""Fig. 4: irregular spiking and precise rates with a low-rank network.
 
-Paper (SPEC 5): shifted-cosine features, M << N (low-rank J), mu = 50 u_10; CV_ISI 3.20
+Paper: shifted-cosine features, M << N (low-rank J), mu = 50 u_10; CV_ISI 3.20
 (exponential synapses), 3.48 (delta), 2.89 (delta, 2 ms delay), 2.98 at N = 500;
 angular error ~1 deg and stable; a network mistuned by U[-0.2, 0] behaves similarly;
 log error against log T has slope -1.04 +/- 0.01.
@@ -8,7 +8,7 @@ log error against log T has slope -1.04 +/- 0.01.
 Reconstruction: the feature formula was lost. Signed shifted cosines
 (``tasks.cosine_basis``) contain (near-)antipodal pairs whose mutual excitation is
 about one reset depth: with delta synapses, with or without the 2 ms delay, one spike
-sets off a runaway cascade (SPEC section 3), so they cannot give the paper's delta
+sets off a runaway cascade (zero-delay delta synapses), so they cannot give the paper's delta
 results. We therefore use *raised* cosines, :math:`U_{ij} \propto 1 + \cos(2\pi i/M -
 2\pi j/N)` with unit columns (M = 20, rank 3, all non-negative, so every coupling is
 inhibitory), mu = 50 u_10, alpha = 1 (a small L1 prior against the near-degenerate

@@ -1,6 +1,6 @@
 """Fig. 5: robustness to external noise, and what shuffling does.
 
-Paper (SPEC 5): the network of Fig. 4 with white noise of variance 0, 0.01 and 0.3 on
+Paper: the network of Fig. 4 with white noise of variance 0, 0.01 and 0.3 on
 the voltage: weak noise leaves the error unchanged, strong noise raises it modestly;
 shuffling spike counts across trials or across time bins raises the error markedly,
 because the network's precision comes from spikes coordinated across neurons. We use

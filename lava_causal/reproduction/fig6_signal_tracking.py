@@ -1,6 +1,6 @@
 """Fig. 6: the causal-inference network against signal tracking.
 
-Paper (SPEC 5): mu = 50 u_10 + 50 u_20 + 5 u_30 + 1 u_40 on the Fig. 2 features,
+Paper: mu = 50 u_10 + 50 u_20 + 5 u_30 + 1 u_40 on the Fig. 2 features,
 delta synapses with 0 or 2 ms delay. The nLIF network finds all four causes and its
 error falls like 1/T; the signal-tracking network (Boerlin et al. 2013: leaky,
 threshold D/2, hard reset to -D/2; our leak 50 ms) misses causes 30 and 40 and its
