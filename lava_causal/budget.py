@@ -112,6 +112,7 @@ class BudgetRow:
     prediction: Optional[float] = None
     optimum_shift: Optional[float] = None
     prediction_basis: str = ""
+    _intervals: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def trial_mean(self) -> dict:
@@ -139,12 +140,18 @@ class BudgetRow:
         return float(self.increments_per_trial[PRIMARY].mean())
 
     def ci95(self, metric: str = PRIMARY):
-        """95 % interval of this row's trial mean of ``metric``."""
-        return statistics.mean_ci(self.per_trial[metric])
+        """95 % interval of this row's trial mean of ``metric`` (bootstrapped once)."""
+        return self._interval("mean", metric, self.per_trial)
 
     def increment_ci95(self, metric: str = PRIMARY):
-        """Paired 95 % interval of this row's increment of ``metric``."""
-        return statistics.mean_ci(self.increments_per_trial[metric])
+        """Paired 95 % interval of this row's increment of ``metric`` (bootstrapped once)."""
+        return self._interval("increment", metric, self.increments_per_trial)
+
+    def _interval(self, kind, metric, values):
+        key = (kind, metric)
+        if key not in self._intervals:
+            self._intervals[key] = statistics.mean_ci(values[metric])
+        return self._intervals[key]
 
     def significant(self, metric: str = PRIMARY) -> bool:
         """Whether the increment's interval excludes 0."""

@@ -320,10 +320,11 @@ def recommend(problem: CausalProblem, target_error: float, hw="loihi2", trials: 
                 steps = max(1, int(round(duration / dt)))
                 k = trials
                 errors = measure(fixed, steps, k)
-                while ci_width is not None and k < max_trials and np.diff(statistics.mean_ci(errors))[0] > ci_width:
+                lo, hi = statistics.mean_ci(errors)
+                while ci_width is not None and k < max_trials and hi - lo > ci_width:
                     k = min(max_trials, max(k + 1, statistics.trials_for_width(errors, ci_width)))
                     errors = measure(fixed, steps, k)
-                lo, hi = statistics.mean_ci(errors)
+                    lo, hi = statistics.mean_ci(errors)
                 entry = {"weight_bits": bits, "dt": dt, "duration": duration, "trials": k,
                          "mean_relative_error": float(errors.mean()), "ci95": [lo, hi], "upper_bound": hi,
                          "weight_splits": len(fixed.weights)}
