@@ -453,7 +453,7 @@ def error_budget(problem: CausalProblem, hw="loihi2", dt: float = 1e-4, duration
     """
     if not isinstance(problem, CausalProblem):
         raise TypeError(f"problem must be a CausalProblem, got {type(problem).__name__}")
-    _check_options(duration, dt, trials, noise_std, mistune)
+    mistune = _check_options(duration, dt, trials, noise_std, mistune)   # (low, high) floats or None
     if ci_width is not None and not (isinstance(ci_width, (int, float)) and math.isfinite(ci_width)
                                      and ci_width > 0):
         raise ValueError(f"ci_width must be a number > 0 (a fraction, 0.002 = 0.2 points), got {ci_width!r}")
@@ -541,15 +541,14 @@ def _measure(problem, hw, dt, duration, trials, seed, mistune, noise_std, tau_sy
 
     # 8. mistuning and noise
     total_fixed, total_network = fixed, network
-    mistune_range = None if mistune is None else tuple(float(v) for v in mistune)
-    if mistune_range is not None or noise_std > 0:
+    if mistune is not None or noise_std > 0:
         parts = []
-        if mistune_range is not None:
-            total_network = mistune_network(network, *mistune_range, seed=mistune_seed)
+        if mistune is not None:
+            total_network = mistune_network(network, *mistune, seed=mistune_seed)
             check_stable(total_network, allow_unstable=allow_unstable)
             total_fixed, more = _compile(total_network, hw, dt, dict(compile_options, allow_unstable=allow_unstable))
             compile_warnings += more
-            parts.append(f"mistuning U[{mistune_range[0]:g}, {mistune_range[1]:g}]")
+            parts.append(f"mistuning U[{mistune[0]:g}, {mistune[1]:g}]")
         if noise_std > 0:
             parts.append(f"noise {noise_std:g}/sqrt(s)")
         mis_ingredients = StageIngredients.from_compiled(total_network, total_fixed)
@@ -568,7 +567,7 @@ def _measure(problem, hw, dt, duration, trials, seed, mistune, noise_std, tau_sy
 
     settings = {"problem": name or f"problem (M={problem.n_inputs}, N={problem.n_causes})", "hw": fixed.hw_name,
                 "dt": dt, "duration": window, "steps": steps, "trials": trials, "seed": int(seed),
-                "tau_syn": tau_syn, "mistune": mistune_range, "noise_std": noise_std,
+                "tau_syn": tau_syn, "mistune": mistune, "noise_std": noise_std,
                 "compile_options": dict(compile_options), "weight_precision": _precision_dict(fixed),
                 "weight_splits": len(fixed.weights), "scale": int(fixed.threshold), "float_dt": FLOAT_DT,
                 "backend": "emulator", "confidence": {"level": statistics.LEVEL, "method": "BCa bootstrap",
