@@ -45,6 +45,7 @@ import numpy as np
 from numba import njit, prange
 
 from .fixed_point import FixedPointNetwork
+from .resources import check_emulate
 from .stability import check_stable
 from .results import RatesFromCounts
 
@@ -314,7 +315,9 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
         (:func:`compiler.effective_network`, recomputed from the integers, so a
         tampered file cannot pass on a stored verdict) is unstable
         (:func:`compiler.stability.check_stable`, once per ``fixed``, then cached) and
-        ``allow_unstable`` is False.
+        ``allow_unstable`` is False; :class:`compiler.resources.ResourceError` when
+        the run (:func:`compiler.resources.check_emulate`: state, stacked weights, the
+        raster of ``record``) needs more memory than the limit, before allocating it.
     """
     if not isinstance(fixed, FixedPointNetwork):
         raise TypeError(f"fixed must be a FixedPointNetwork, got {type(fixed).__name__}")
@@ -323,6 +326,8 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     check_progress(progress)
     v_init, used_seed = resolve_initial_voltages(fixed, trials, seed, v0)
+    check_emulate(fixed, steps, v_init.shape[0], record=record, step_limit=None,
+                  hint="reduce trials or N", force_hint="")
     check_stable(fixed, allow_unstable=allow_unstable)
     ar = fixed.arithmetic
     weights = np.ascontiguousarray(np.stack(fixed.weights), dtype=np.int64)

@@ -41,9 +41,18 @@ Each trial runs non-blocking (``RunSteps(blocking=False)``) while the caller pol
 runtime's response channels against a deadline, so a hung run raises
 :class:`TimeoutError`; a Lava process that crashes (after which Lava itself would wait
 forever) raises :class:`RuntimeError` at once. The runtime is always stopped in
-``finally`` (also on errors and ``KeyboardInterrupt``); if Lava's own ``stop()`` does
-not return within :data:`STOP_GRACE` seconds, or cannot (a process is dead), the run's
-own child processes are terminated by handle and its shared memory released.
+``finally`` (also on errors, ``KeyboardInterrupt``, the CLI's ``Terminated`` and any
+other ``BaseException``): Lava's own ``stop()`` gets :data:`STOP_GRACE` seconds
+(:data:`INTERRUPT_GRACE` when interrupted); if it does not return, or cannot (a process
+is dead), the run's child processes are terminated by handle (SIGKILL after
+:data:`KILL_GRACE`), its shared memory segments unlinked and its shared-memory server
+stopped. Signals that arrive during that cleanup are held back and re-delivered after
+it (one skips the graceful stop), and one that arrives while Lava forks (where CPython
+would drop the exception its handler raises) is acted on once ``run()`` returns
+(:class:`compiler.processes_cleanup.SignalGuard`). The children are forked inside
+:func:`compiler.processes_cleanup.children_die_with_parent`, so on Linux they die with
+the parent even when it cannot clean up (SIGKILL, a crash), after which the
+``multiprocessing`` resource tracker unlinks the segments.
 """
 from __future__ import annotations
 
@@ -62,6 +71,8 @@ import numpy as np
 from .emulator import ExecutionResult, resolve_initial_voltages
 from .fixed_point import FixedPointNetwork
 from .hardware import LAVA_WEIGHT_REGISTER_BITS
+from .processes_cleanup import (SignalGuard, alive, children_die_with_parent, terminate_pids,
+                                terminate_processes, wait_until)
 
 TAGS = ("fixed_pt", "floating_pt")
 """Lava ProcessModel tags :func:`run_lava` can select."""
@@ -89,6 +100,15 @@ SIGN_MODES = ("excitatory", "inhibitory", "mixed")
 
 STOP_GRACE = 10.0
 """Seconds allowed for Lava's ``stop()`` before the run's processes are terminated."""
+INTERRUPT_GRACE = 2.0
+"""The same after an interruption (``KeyboardInterrupt``, ``Terminated``, any
+non-``Exception``); Lava's ``stop()`` of a running network takes ~0.1-0.5 s."""
+KILL_GRACE = 2.0
+"""Seconds between SIGTERM and SIGKILL when the run's processes are terminated."""
+_DEAD_PEER_GRACE = 0.5
+"""Seconds a graceful stop may go on after one of the run's processes has exited (they
+exit as they stop; one killed meanwhile, e.g. by a signal to the process group, leaves
+``stop()`` waiting forever)."""
 _POLL = (1e-3, 2e-2)
 """First and longest interval between polls of a running network, in seconds."""
 
@@ -477,7 +497,11 @@ def running(root, steps: int, run_cfg, timeout: float, stop_grace: float = STOP_
     """Run the Lava network of ``root`` for ``steps`` steps; yield once it is done.
 
     The body of the ``with`` block may read Vars (the runtime is still up). The
-    runtime is stopped on exit, whatever happens (:func:`shutdown`). Yields a dict
+    runtime is stopped on exit, whatever happens (:func:`shutdown`; after a
+    ``KeyboardInterrupt`` or another non-``Exception`` such as the CLI's ``Terminated``
+    Lava's ``stop()`` gets :data:`INTERRUPT_GRACE` seconds instead of ``stop_grace``).
+    Lava's processes are forked inside
+    :func:`~compiler.processes_cleanup.children_die_with_parent`. Yields a dict
     of timings: ``startup_s`` (Lava compilation, runtime start, process fork) and
     ``execute_s`` (from the run command until every step is done).
 
@@ -490,14 +514,27 @@ def running(root, steps: int, run_cfg, timeout: float, stop_grace: float = STOP_
     """
     from lava.magma.core.run_conditions import RunSteps
 
-    try:
-        t0 = time.perf_counter()
-        root.run(condition=RunSteps(num_steps=int(steps), blocking=False), run_cfg=run_cfg)
-        t1 = time.perf_counter()
-        _wait_until_done(root.runtime, steps, timeout)
-        yield {"startup_s": t1 - t0, "execute_s": time.perf_counter() - t1}
-    finally:
-        shutdown(root, stop_grace)
+    grace = stop_grace
+    with children_die_with_parent() as forked, SignalGuard() as signals:
+        try:
+            t0 = time.perf_counter()
+            root.run(condition=RunSteps(num_steps=int(steps), blocking=False), run_cfg=run_cfg)
+            signals.release()  # a signal that arrived while Lava forked: act on it now
+            t1 = time.perf_counter()
+            _wait_until_done(root.runtime, steps, timeout)
+            yield {"startup_s": t1 - t0, "execute_s": time.perf_counter() - t1}
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                grace = min(stop_grace, INTERRUPT_GRACE)
+            raise
+        finally:
+            signals.hold()  # a signal now ends the graceful stop early, then is re-raised
+            try:
+                shutdown(root, grace, abort=signals.urgent)
+            finally:
+                if forked is not None:  # anything else forked for this run and still alive,
+                    # e.g. forked as the run was interrupted, before Lava recorded it
+                    terminate_pids(forked.pids(), KILL_GRACE)
 
 
 def _wait_until_done(runtime, steps, timeout):
@@ -536,33 +573,44 @@ def _describe_crash(dead, steps) -> str:
     return "\n".join(lines)
 
 
-def shutdown(root, stop_grace: float = STOP_GRACE) -> None:
-    """Stop the runtime of ``root`` and leave no Lava process behind.
+def shutdown(root, stop_grace: float = STOP_GRACE, abort: Optional[threading.Event] = None) -> None:
+    """Stop the runtime of ``root`` and leave no Lava process or segment behind.
 
     Lava's ``stop()`` is tried first (in a helper thread, at most ``stop_grace``
-    seconds) when all of the run's processes are alive; otherwise, or if it does not
-    return, :func:`_force_shutdown` terminates them.
+    seconds, less if ``abort`` is set or a process dies meanwhile) when all of the run's
+    processes are alive; otherwise, or if it does not return, :func:`_force_shutdown`
+    terminates them.
     """
     runtime = getattr(root, "runtime", None)
     if runtime is None:
         return
     infra = getattr(runtime, "_messaging_infrastructure", None)
     actors = list(getattr(infra, "actors", []))
-    graceful = getattr(runtime, "_is_started", False) and all(_alive(a) for a in actors)
-    if graceful and _call_with_timeout(runtime.stop, stop_grace):
-        return
+    first_death = []
+
+    def hopeless():  # a signal asks to hurry, or a process died and stop() is not done
+        if abort is not None and abort.is_set():
+            return True
+        if not first_death and not all(_alive(a) for a in actors):
+            first_death.append(time.monotonic())  # processes also exit as they stop
+        return bool(first_death) and time.monotonic() - first_death[0] > _DEAD_PEER_GRACE
+
+    graceful = getattr(runtime, "_is_started", False) and all(_alive(a) for a in actors) \
+        and not (abort is not None and abort.is_set())
+    try:
+        if graceful and _call_with_timeout(runtime.stop, stop_grace, hopeless):
+            return
+    except Exception:  # noqa: BLE001 - whatever failed, the processes must still go
+        pass
     _force_shutdown(runtime)
 
 
-def _alive(actor) -> bool:
-    try:
-        return actor.is_alive()
-    except ValueError:  # a closed (already joined) process
-        return False
+_alive = alive
 
 
-def _call_with_timeout(fn, timeout: float) -> bool:
-    """Call ``fn()`` in a daemon thread; True if it returned within ``timeout``."""
+def _call_with_timeout(fn, timeout: float, abort=None) -> bool:
+    """Call ``fn()`` in a daemon thread; True if it returned within ``timeout`` (and
+    before ``abort``, an Event or a callable, was set or true)."""
     done = threading.Event()
 
     def target():
@@ -574,33 +622,43 @@ def _call_with_timeout(fn, timeout: float) -> bool:
 
     thread = threading.Thread(target=target, name="lava-stop", daemon=True)
     thread.start()
-    thread.join(timeout)
-    return done.is_set()
+    return wait_until(done.is_set, timeout, abort)
 
 
 def _force_shutdown(runtime) -> None:
-    """Terminate this runtime's own child processes by handle and free its shared
-    memory and watchdogs (lava-nc 0.10 internals: ``_messaging_infrastructure``,
-    ``_watchdog_manager``)."""
+    """Terminate this runtime's own child processes by handle (one shared
+    :data:`KILL_GRACE`, then SIGKILL), unlink its shared memory segments and stop its
+    shared-memory server and watchdogs (lava-nc 0.10 internals:
+    ``_messaging_infrastructure``, ``_watchdog_manager``)."""
     infra = getattr(runtime, "_messaging_infrastructure", None)
-    actors = list(getattr(infra, "actors", []))
-    for actor in actors:
-        if _alive(actor):
-            actor.terminate()
-    for actor in actors:
-        if _alive(actor):
-            multiprocessing.Process.join(actor, 5.0)
-        if _alive(actor):
-            actor.kill()
-            multiprocessing.Process.join(actor, 5.0)
+    terminate_processes(list(getattr(infra, "actors", [])), KILL_GRACE)
     smm = getattr(infra, "smm", None)
     if smm is not None:
-        _call_with_timeout(smm.shutdown, 5.0)
+        segments = list(getattr(smm, "_shared_memory_handles", []))
+        _call_with_timeout(smm.shutdown, 5.0)  # its server unlinks them if it can
+        _release_segments(segments)
     watchdogs = getattr(runtime, "_watchdog_manager", None)
     if watchdogs is not None:
         _call_with_timeout(watchdogs.stop, 5.0)
     runtime._is_running = False
     runtime._is_started = False
+
+
+def _release_segments(segments) -> None:
+    """Close and unlink those of ``segments`` (the ``SharedMemory`` handles of Lava's
+    ``SharedMemoryManager`` wrapper) that still exist: its server, killed or hung, did
+    not unlink them."""
+    for handle in segments:
+        try:
+            handle.close()
+        except (OSError, BufferError, ValueError):  # still exported: unlink anyway
+            pass
+        if os.path.isdir("/dev/shm") and not os.path.exists(f"/dev/shm/{handle.name.lstrip('/')}"):
+            continue  # unlinked by the server (unlinking again would warn at exit)
+        try:
+            handle.unlink()
+        except OSError:
+            pass
 
 
 # ------------------------------------------------------------------ run_lava

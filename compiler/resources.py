@@ -247,17 +247,20 @@ def _duration_words(seconds: float) -> str:
 # --------------------------------------------------------------------- whole runs
 def check_simulate(network, duration, dt=1e-5, trials: int = 1, *, window=None,
                    record_spikes: bool = False, force: bool = False, limit="auto",
-                   hint: str = "reduce --trials/N", force_hint: str = "or pass --force") -> dict:
+                   hint: str = "reduce --trials/N", force_hint: str = "or pass --force",
+                   step_limit: Optional[int] = STEP_LIMIT) -> dict:
     """What :func:`lava_causal.simulate` (float) will need, refused when too much.
 
     Checks ``duration`` and ``dt`` (finite, > 0), the steps against
     :data:`STEP_LIMIT` and the memory (:func:`simulate_memory`: shared N x N arrays,
     per-trial state, delay rings, spike recording sized by :func:`expected_rate`)
-    against the limit. Returns ``{"steps", "bytes"}``; raises :class:`ResourceError`.
+    against the limit. ``step_limit=None`` checks only :data:`MAX_STEPS` (what
+    :func:`lava_causal.simulate` itself does: a long run is the caller's choice, memory
+    is not). Returns ``{"steps", "bytes"}``; raises :class:`ResourceError`.
     """
     trials = _count("trials", trials, 1)
     steps = check_steps(steps_for(duration, dt), "the float simulation", force=force,
-                        force_hint=force_hint)
+                        force_hint=force_hint, limit=step_limit)
     n = network.n
     n_windows = 1
     if window is not None and window > 0 and math.isfinite(window):
@@ -278,15 +281,16 @@ def check_simulate(network, duration, dt=1e-5, trials: int = 1, *, window=None,
 
 def check_emulate(fixed, steps: int, trials: int = 1, *, record: bool = False,
                   force: bool = False, limit="auto", hint: str = "reduce --trials/N",
-                  force_hint: str = "or pass --force") -> dict:
+                  force_hint: str = "or pass --force", step_limit: Optional[int] = STEP_LIMIT) -> dict:
     """What :func:`compiler.emulate` will need for a compiled network (anything with
     ``n``, ``n_splits`` and ``max_delay``), refused when too much: the steps against
     :data:`STEP_LIMIT` and :func:`emulate_memory` against the limit (the raster of
-    ``record`` included). Returns ``{"steps", "bytes"}``."""
+    ``record`` included); ``step_limit=None`` checks only :data:`MAX_STEPS` (what
+    :func:`compiler.emulate` itself does). Returns ``{"steps", "bytes"}``."""
     trials = _count("trials", trials, 1)
     n = int(fixed.n)
     steps = check_steps(steps, "the emulation", force=force, neurons=n, trials=trials,
-                        emulated=True, force_hint=force_hint)
+                        emulated=True, force_hint=force_hint, limit=step_limit)
     nbytes = emulate_memory(n, trials, steps, splits=int(fixed.n_splits),
                             max_delay=int(fixed.max_delay), record=record)
     what = f"the emulation ({trials} trial(s) x {n} neurons, {fixed.n_splits} split(s)" + \

@@ -133,6 +133,7 @@ from numba import njit
 
 from compiler import IFNetwork
 from compiler.emulator import FIRST_CHUNK_WORK, ChunkPacer, RunProgress, check_progress
+from compiler.resources import check_simulate
 from compiler.stability import check_stable
 from compiler.results import RatesFromCounts
 
@@ -743,6 +744,10 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
         When steps were truncated (more spikes requested than a step allows), when an
         unstable network runs with ``allow_unstable=True``, and when ``v0`` (voltage
         units) cannot resolve a reset depth tiny against the voltages.
+
+    The memory the run needs (:func:`compiler.resources.check_simulate`) is checked
+    before anything is allocated: :class:`compiler.resources.ResourceError` (a
+    ``ValueError``) gives the estimate and the limit (``$LAVA_CAUSAL_MEMORY_LIMIT``).
     """
     if not isinstance(network, IFNetwork):
         raise TypeError(f"network must be a compiler.IFNetwork, got {type(network).__name__}")
@@ -760,6 +765,8 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
                          lambda x: dt <= x <= duration)
         window_steps = int(round(window / dt))
     n_windows = -(-n_steps // window_steps)
+    check_simulate(network, duration, dt, trials, window=window, record_spikes=record_spikes,
+                   step_limit=None, hint="reduce trials or N", force_hint="")
     seed, v_init, x_init, noise_seeds = _initial_state(network, trials, v0, seed, x0)
     check_stable(network, allow_unstable=allow_unstable)
 

@@ -198,12 +198,53 @@ def sweep(problem: CausalProblem, param: str, values: Sequence, hw="loihi2", dt:
     jobs = [_budget_arguments(param, v, base) for v in values]
     bar = tqdm(total=len(jobs), desc=f"sweep {param}", disable=not progress)
     budgets = []
-    for budget in Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(error_budget)(problem, **job) for job in jobs):
-        budgets.append(budget)
-        bar.update()
-    bar.close()
+    outputs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(error_budget)(problem, **job) for job in jobs)
+    try:
+        for budget in outputs:
+            budgets.append(budget)
+            bar.update()
+    except BaseException as exc:
+        _stop_workers(outputs, interrupted=not isinstance(exc, Exception))
+        raise
+    finally:
+        bar.close()
     return SweepResult(param, values, budgets, metric)
+
+
+def _stop_workers(outputs, interrupted: bool) -> None:
+    """Leave no joblib worker behind a sweep that raised.
+
+    Closing the generator makes joblib abort what is still queued or running (its
+    loky backend kills its workers) now, not whenever the generator is collected, and
+    without its "tasks have been cancelled" warning. After an interruption
+    (``KeyboardInterrupt``, the CLI's ``Terminated``) the process-wide reusable loky
+    executor is also terminated, killing its workers (and their children), since joblib
+    re-creates it after an abort inside ``parallel_config``; other backends are left
+    to joblib. A signal arriving meanwhile is re-raised once the workers are gone
+    (:class:`compiler.processes_cleanup.SignalGuard`).
+    """
+    import warnings
+
+    from compiler.processes_cleanup import SignalGuard
+
+    with SignalGuard() as signals, warnings.catch_warnings():
+        signals.hold()
+        warnings.simplefilter("ignore")
+        outputs.close()
+        if not interrupted:
+            return
+        try:
+            from joblib.externals.loky import reusable_executor
+        except ImportError:  # pragma: no cover - a joblib without loky
+            return
+        executor = getattr(reusable_executor, "_executor", None)
+        if executor is None:
+            return
+        if hasattr(executor, "terminate"):  # joblib's MemmappingExecutor: also its temp folder
+            executor.terminate(kill_workers=True)
+        else:
+            executor.shutdown(wait=True, kill_workers=True)
 
 
 # ---------------------------------------------------------------- recommend

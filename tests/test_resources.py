@@ -204,6 +204,8 @@ def test_the_float_estimates_bound_the_measured_peaks():
 
     assert _peak(build) <= resources.network_memory(n)
     net = holder["net"]
+    simulate(build_network(CausalProblem(u[:, :5], problem.observation, alpha=0.1, beta=0.1)), 2e-3,
+             trials=trials, seed=0, allow_unstable=True)  # numba's compilation is not the run's
     assert _peak(lambda: simulate(net, 2e-3, trials=trials, seed=0, allow_unstable=True)) \
         <= resources.simulate_memory(n, trials)
 
@@ -258,3 +260,19 @@ def test_a_128_bit_seed_from_an_earlier_version_is_accepted(capsys, problem_file
     seed = 2**128 - 1
     assert main(["solve", problem_file, "--duration", "0.1", "--seed", str(seed), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["seed"] == seed
+
+
+def test_simulate_and_emulate_themselves_refuse_runs_that_cannot_fit(small, monkeypatch):
+    """The library entry points check memory before allocating (the budget, sweeps and
+    the reproduction call them directly, not through the CLI's checks)."""
+    from lava_causal.simulator import simulate
+
+    network = build_network(small)
+    fixed = compiler.compile(network, hw="loihi2", dt=1e-4)
+    monkeypatch.setenv("LAVA_CAUSAL_MEMORY_LIMIT", "1M")
+    with pytest.raises(ResourceError, match=r"float simulation \(100000 trial"):
+        simulate(network, 0.01, 1e-4, trials=100000)
+    with pytest.raises(ResourceError, match="raster"):
+        compiler.emulate(fixed, 10**6, trials=10, record=True)
+    monkeypatch.setenv("LAVA_CAUSAL_MEMORY_LIMIT", "none")
+    assert simulate(network, 0.01, 1e-4, trials=2).counts.shape[0] == 2
