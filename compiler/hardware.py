@@ -114,7 +114,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Tuple, Union
 
-import tomli
+try:
+    import tomllib  # Python >= 3.11
+except ImportError:  # Python 3.10: the same parser, packaged
+    import tomli as tomllib
 
 from .arithmetic import ChipArithmetic
 from .encoding import WeightFormat
@@ -327,7 +330,7 @@ class HardwareConfig:
         path = resolve_config_path(name_or_path)
         try:
             with open(path, "rb") as fh:
-                data = tomli.load(fh)
+                data = tomllib.load(fh)
         except OSError as exc:
             raise ConfigError(f"hardware config {str(path)!r} cannot be read: {exc}") from None
         except UnicodeDecodeError as exc:
@@ -335,7 +338,7 @@ class HardwareConfig:
             raise ConfigError(f"hardware config {str(path)!r} is not UTF-8 text (byte "
                               f"0x{exc.object[exc.start]:02x} at line {line}, offset {exc.start}): TOML "
                               f"files must be UTF-8") from None
-        except (tomli.TOMLDecodeError, ValueError) as exc:
+        except (tomllib.TOMLDecodeError, ValueError) as exc:
             message = " ".join(str(exc).split())
             raise ConfigError(f"hardware config {str(path)!r} is not valid TOML: {message}") from None
         return cls.from_dict(data, source=str(path))

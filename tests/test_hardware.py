@@ -3,7 +3,7 @@ import re
 
 import numpy as np
 import pytest
-import tomli
+from compiler.hardware import tomllib
 
 import compiler
 from compiler.hardware import HW_DIR, ConfigError, HardwareConfig, list_hardware, load_hardware
@@ -226,7 +226,7 @@ def test_dict_round_trip():
     hw = HardwareConfig.load("loihi1")
     assert HardwareConfig.from_flat_dict(hw.to_dict()) == hw
     with open(HW_DIR / "loihi1.toml", "rb") as fh:
-        assert HardwareConfig.from_dict(tomli.load(fh), source="x") == \
+        assert HardwareConfig.from_dict(tomllib.load(fh), source="x") == \
             HardwareConfig.from_flat_dict({**hw.to_dict(), "path": "x"})
 
 
