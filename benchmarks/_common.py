@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from compiler.files import atomic_output  # noqa: E402
+from compiler.system.files import atomic_output  # noqa: E402
 from lava_causal.provenance import versions  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

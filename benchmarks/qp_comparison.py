@@ -140,7 +140,7 @@ def main() -> int:
         print(RECIPE)
         return 0
     from lava_causal import tasks
-    from compiler.cost import qp_cost
+    from compiler.deploy.cost import qp_cost
 
     problem = tasks.discrimination(0)
     r_star = problem.map_estimate()
@@ -209,7 +209,7 @@ def main() -> int:
     lines += ["", f"Start sensitivity (numpy replica, a = 1/L, b = 1, x0 = np.random.rand with seeds "
               f"0-9): iterations to 1.73 % = {min(spread):,} to {max(spread):,} (median "
               f"{int(np.median(spread)):,})."]
-    lines += ["", "Cost model (`compiler.cost.qp_cost`, loihi2 figures; estimate): "
+    lines += ["", "Cost model (`compiler.deploy.cost.qp_cost`, loihi2 figures; estimate): "
               "E = iterations * (nnz(Q) * synaptic_op_pj + n * neuron_update_pj). "
               "The constraint check (A = -I: n more synaptic ops and n constraint-neuron "
               "updates per iteration) is not in that model and would add about 2 %.", "",
@@ -239,7 +239,7 @@ def main() -> int:
               "- The network's 20,000 steps are a single trial of 2 s; the QP errors are "
               "deterministic given x0. Past about 1,000 iterations the QP error falls "
               "geometrically (about x10 per 1,000 iterations in the table); the network's falls like 1/T.",
-              "- Energy is `compiler.cost.qp_cost` (graded messages priced as one synaptic op each, "
+              "- Energy is `compiler.deploy.cost.qp_cost` (graded messages priced as one synaptic op each, "
               "dense Q, loihi2 figures assumed from Loihi 1 measurements): an estimate, not a "
               "measurement, on the same figures as the network's 1.04e-4 J.",
               ]

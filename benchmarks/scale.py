@@ -16,8 +16,8 @@ import warnings
 import numpy as np
 
 import compiler
-from compiler.cost import estimate_cost
-from compiler.placement import place
+from compiler.deploy.cost import estimate_cost
+from compiler.deploy.placement import place
 from lava_causal import CausalProblem, build_network
 
 

@@ -12,8 +12,14 @@ The paper's Fig. 2 discrimination task (N = M = 100, mu = 50 u_10):
 5. the error budget of the chip run (which chip effect costs how much accuracy) and
    its waterfall chart (PNG).
 
+Lava (step 3's comparison) needs lava-nc, which installs only on Python 3.10; the core
+runs on any Python >= 3.10. ``--lava auto`` (default) runs the comparison when Lava is
+installed and says why not otherwise; ``skip`` leaves it out; ``only`` runs just the
+compilation and the Lava-versus-emulator comparison (``make demo`` runs the demo on the
+core Python with ``skip``, then ``only`` on Python 3.10 when there is one).
+
     python examples/demo.py [--out DIR] [--duration S] [--trials K] [--seed S]
-                            [--lava-duration S] [--hw NAME]
+                            [--lava-duration S] [--hw NAME] [--lava {auto,skip,only}]
 """
 from __future__ import annotations
 
@@ -53,6 +59,16 @@ def print_side_by_side(columns: dict) -> None:
         print(f"{key:>20} " + " ".join(f"{c:>31}" for c in cells))
 
 
+def drop_undefined_gap(problem, r_star, columns: dict) -> dict:
+    """``columns`` without ``objective_gap`` when L(r*) is 0 (a noiseless task), where
+    the gap relative to it is undefined."""
+    if problem.objective(r_star) < 1e-9 * problem.objective(np.zeros_like(r_star)):
+        for column in columns.values():
+            column.pop("objective_gap")
+        print("(objective_gap left out: it is relative to L(r*), which is 0 on this noiseless task)")
+    return columns
+
+
 def make_figure(problem, result, r_star, path):
     fig, (ax_raster, ax_err) = plt.subplots(1, 2, figsize=(11, 4))
     times, ids = result.spikes[0]
@@ -79,23 +95,40 @@ def float_part(problem, r_star, args):
     return network, result
 
 
-def chip_part(network, args):
+def compile_for_chip(network, args):
     fixed = compiler.compile(network, hw=args.hw, dt=CHIP_DT)
-    print(f"\n[compile] {args.hw}, dt = {CHIP_DT:g} s\n{fixed.report().table()}")
+    print(f"\n[compile] {args.hw}, dt = {CHIP_DT:g} s\n{compiler.quantization_report(fixed).table()}")
+    return fixed
+
+
+def emulator_part(fixed, args):
     steps = int(round(args.duration / CHIP_DT))
     emulated = compiler.emulate(fixed, steps, trials=args.trials, seed=args.seed)
     print(f"\n[emulator] {args.trials} trials x {steps} steps ({emulated.duration:g} s), seed {emulated.seed}: "
           f"{emulated.wall_time:.3f} s wall")
+    return emulated
+
+
+def lava_part(fixed, args):
+    """One trial on Lava's CPU ``fixed_pt`` models, which must spike exactly as the
+    emulator does; None (with the reason printed) when Lava is not installed and
+    ``--lava auto``."""
     lava_steps = int(round(args.lava_duration / CHIP_DT))
     print(f"[lava fixed_pt] 1 trial x {lava_steps} steps on Lava's CPU simulator ...", flush=True)
-    on_lava = compiler.run_lava(fixed, lava_steps, tag="fixed_pt", seed=args.seed, trials=1)
+    try:
+        on_lava = compiler.run_lava(fixed, lava_steps, tag="fixed_pt", seed=args.seed, trials=1)
+    except compiler.BackendUnavailable as exc:
+        if args.lava == "only":
+            raise SystemExit(f"error: {exc}")
+        print(f"  skipped: {exc}")
+        return None
     check = compiler.emulate(fixed, lava_steps, trials=1, seed=args.seed)
     same = bool(np.array_equal(on_lava.counts, check.counts))
     print(f"  {on_lava.wall_time:.1f} s wall; spike counts identical to the emulator's: {same} "
           f"({int(on_lava.counts.sum())} spikes)")
     if not same:
         raise SystemExit("error: Lava fixed_pt and the emulator disagree; please report this")
-    return emulated, on_lava
+    return on_lava
 
 
 def main(argv=None):
@@ -107,6 +140,8 @@ def main(argv=None):
     parser.add_argument("--lava-duration", type=float, default=1.0,
                         help="seconds of model time run on Lava (1 trial; Lava takes ~1.5 ms per step)")
     parser.add_argument("--hw", default="loihi2")
+    parser.add_argument("--lava", choices=("auto", "skip", "only"), default="auto",
+                        help="the Lava comparison: when installed (auto), never (skip), or alone (only)")
     args = parser.parse_args(argv)
 
     problem = tasks.discrimination(seed=0)
@@ -116,21 +151,26 @@ def main(argv=None):
           f"certificate: {problem.map_certificate().summary()}")
     print(f"versions: {versions()}")
 
+    if args.lava == "only":
+        fixed = compile_for_chip(build_network(problem, tau_syn=5e-3), args)
+        on_lava = lava_part(fixed, args)
+        print_side_by_side(drop_undefined_gap(problem, r_star, {
+            f"{args.hw} Lava 1x{on_lava.duration:g}s": metric_summary(problem, on_lava.rates, r_star)}))
+        return 0
     network, floating = float_part(problem, r_star, args)
-    emulated, on_lava = chip_part(network, args)
+    fixed = compile_for_chip(network, args)
+    emulated = emulator_part(fixed, args)
+    on_lava = None if args.lava == "skip" else lava_part(fixed, args)
 
     print("\nMAP accuracy, mean over trials [95 % interval] (mean_relative_error = mean over trials of "
           "||r_k - r*|| / ||r*||):")
     columns = {
         f"float {args.trials}x{args.duration:g}s": metric_summary(problem, floating.rates, r_star),
         f"{args.hw} emu {args.trials}x{args.duration:g}s": metric_summary(problem, emulated.rates, r_star),
-        f"{args.hw} Lava 1x{on_lava.duration:g}s": metric_summary(problem, on_lava.rates, r_star),
     }
-    if problem.objective(r_star) < 1e-9 * problem.objective(np.zeros_like(r_star)):
-        for column in columns.values():
-            column.pop("objective_gap")
-        print("(objective_gap left out: it is relative to L(r*), which is 0 on this noiseless task)")
-    print_side_by_side(columns)
+    if on_lava is not None:
+        columns[f"{args.hw} Lava 1x{on_lava.duration:g}s"] = metric_summary(problem, on_lava.rates, r_star)
+    print_side_by_side(drop_undefined_gap(problem, r_star, columns))
 
     print()
     budget = error_budget(problem, hw=args.hw, dt=CHIP_DT, duration=args.duration, trials=args.trials,

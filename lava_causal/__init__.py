@@ -7,7 +7,7 @@ from .simulator import SimulationResult, simulate
 from .budget import ErrorBudget, error_budget
 from .sweep import Recommendation, SweepResult, recommend, sweep
 
-__version__ = "0.1.0"
+from .provenance import __version__
 
 __all__ = ["CausalProblem", "MapCertificate", "MapNotCertified", "statistics", "build_network", "signal_tracking_network", "mistune",
            "metrics", "tasks", "simulate", "SimulationResult",

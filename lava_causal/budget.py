@@ -38,7 +38,7 @@ Theory beside the measurement, where it exists:
   scaled, :math:`\hat\epsilon(T) = \epsilon(T/4)/4`.
 * ``weight quantization`` and ``bias quantization``: each perturbs only its own
   parameters, and the prediction follows the *exact* optimum of the perturbed rate
-  model (the KKT system / LCP of :mod:`compiler.operating_point`, in folded units
+  model (the KKT system / LCP of :mod:`compiler.frontend.operating_point`, in folded units
   :math:`r \ge 0`, :math:`b + W r - r \le 0`, complementary). The weight row moves from
   :math:`(W, b)` to :math:`(W_q, b)`, the bias row from :math:`(W_q, b)` to
   :math:`(W_q, b_q)`; with :math:`\Delta` the change of the optimum, every trial of the
@@ -61,10 +61,10 @@ from typing import List, Optional
 import numpy as np
 
 import compiler
-from compiler.files import write_json
-from compiler.fold import fold
-from compiler.stability import check_stable
-from compiler.report import weight_precision
+from compiler.system.files import write_json
+from compiler.frontend.fold import fold
+from compiler.quantization.stability import check_stable
+from compiler.deploy.report import weight_precision
 
 from . import metrics, statistics
 from .network import build_network, mistune as mistune_network
@@ -336,7 +336,7 @@ def _row(source, problem, rates, r_star, previous=None, prediction=None, shift=N
 def optimum_change(folded, before, after):
     r"""Exact change of the rate model's optimum between two (weights, bias) pairs in
     folded units: :math:`r^*(W_a, b_a) - r^*(W_b, b_b)` (Hz), each the solution of the
-    LCP of :mod:`compiler.operating_point`; None when either does not converge."""
+    LCP of :mod:`compiler.frontend.operating_point`; None when either does not converge."""
     rates = []
     for weights, bias in (before, after):
         op = compiler.rate_model(replace(folded, weights=np.asarray(weights, float), bias=np.asarray(bias, float)))

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from compiler.files import atomic_output  # noqa: E402
+from compiler.system.files import atomic_output  # noqa: E402
 
 
 def save_figure(fig, path) -> str:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.files import atomic_output, read_npz
+from compiler.system.files import atomic_output, read_npz
 
 from .certificate import (DEGENERACY_TOLERANCE, GAP_TOLERANCE, KKT_TOLERANCE, MapCertificate,
                           MapNotCertified, certify)

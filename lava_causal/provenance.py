@@ -4,6 +4,9 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
+__version__ = "0.1.0"
+"""This package's version (also ``lava_causal.__version__``)."""
+
 _PACKAGES = ("lava-causal", "lava-nc", "numpy", "scipy", "numba")
 
 

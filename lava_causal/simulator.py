@@ -86,7 +86,7 @@ costs O(N log n) instead of O(N n).
 Folded units
 ------------
 The kernel does not integrate :math:`V` itself but :math:`x_i = (V_i - H_i)/D_i`
-(:mod:`compiler.fold`, with :math:`H_i = \Theta_i - D_i` the reset potential): every
+(:mod:`compiler.frontend.fold`, with :math:`H_i = \Theta_i - D_i` the reset potential): every
 neuron then has threshold 1 and reset 0 (subtract 1, or set 0 for the hard reset),
 weights :math:`W_{ij}/D_i`, drive :math:`(b_i - H_i/\tau_m)/D_i`, noise
 :math:`\sigma/D_i`. Spikes are unchanged (the map is affine and increasing), but the
@@ -102,7 +102,7 @@ resolve a tiny :math:`D_i` is warned about).
 
 Chunks, Ctrl-C and progress
 ---------------------------
-A trial runs in chunks of about :data:`compiler.emulator.CHUNK_SECONDS` of work (sized
+A trial runs in chunks of about :data:`compiler.backends.emulator.CHUNK_SECONDS` of work (sized
 from the measured rate of the previous chunk, the first from the network size). A
 chunk ends only at the top of the step loop, after a whole step or jump, and every
 piece of state (voltages, currents, the delayed-charge ring, counts, the spike record,
@@ -132,10 +132,10 @@ import numpy as np
 from numba import njit
 
 from compiler import IFNetwork
-from compiler.emulator import FIRST_CHUNK_WORK, ChunkPacer, RunProgress, check_progress
-from compiler.resources import check_simulate
-from compiler.stability import check_stable
-from compiler.results import RatesFromCounts
+from compiler.backends.emulator import FIRST_CHUNK_WORK, ChunkPacer, RunProgress, check_progress
+from compiler.system.resources import check_simulate
+from compiler.quantization.stability import check_stable
+from compiler.backends.results import RatesFromCounts
 
 DEFAULT_MAX_CASCADE = 100
 """Default bound on spike rounds per step for zero-delay delta synapses."""
@@ -344,7 +344,7 @@ def _simulate_chunk(x_io, cur_io, buf_io, pending_io, counts, rec_steps, rec_ids
     used); ``mt``, ``state[_RNG_*]``, ``spare[0]``: the noise generator; ``state[_K]``,
     ``state[_NEXT_DUE]``, ``state[_TRUNCATED]``. Returns the work units done (~ neuron
     updates), which the driver uses to size the next chunk. Returns a scalar, never
-    arrays: see :func:`compiler.emulator._emulate_chunk` on why.
+    arrays: see :func:`compiler.backends.emulator._emulate_chunk` on why.
     """
     # Local copies, written back at the end: arrays the compiler knows are not aliased
     # keep the inner loops vectorized.
@@ -524,7 +524,7 @@ class SimulationResult(RatesFromCounts):
 
     def provenance(self) -> dict:
         """Where the numbers came from: backend, step, duration, seed and versions."""
-        from . import __version__
+        from .provenance import __version__
         return {
             "backend": self.backend, "dt": self.dt, "duration": self.duration,
             "n_steps": self.n_steps, "trials": self.trials, "seed": self.seed,
@@ -612,7 +612,7 @@ depth) above which a ``v0`` given in voltage units is warned about."""
 
 @dataclass(frozen=True, eq=False)
 class _FoldedRun:
-    """The network in the simulator's folded units (:mod:`compiler.fold`)."""
+    """The network in the simulator's folded units (:mod:`compiler.frontend.fold`)."""
 
     w_t: np.ndarray       # (N, N): w_t[j, i] = increment of I'_i (or x_i) per spike of j
     d_t: np.ndarray       # (N, N) int: delay of j -> i in steps
@@ -629,9 +629,9 @@ class _FoldedRun:
 
 
 def _fold_for_run(network: IFNetwork, dt: float, noise_std: float) -> _FoldedRun:
-    """The fold of :func:`compiler.fold.fold`, transposed for the kernel: two N x N
+    """The fold of :func:`compiler.frontend.fold.fold`, transposed for the kernel: two N x N
     arrays (weights, delays) and no N x N temporaries (the memory estimate,
-    :func:`compiler.resources.simulate_memory`, allows three)."""
+    :func:`compiler.system.resources.simulate_memory`, allows three)."""
     n = network.n
     depth = np.array(network.reset, dtype=float)
     low = np.array(network.reset_potential, dtype=float)
@@ -721,7 +721,7 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
     progress : bool or None
         tqdm progress bar over trials x steps: True always, False never, None (default)
         only when the run is estimated to take more than
-        :data:`compiler.emulator.AUTO_PROGRESS_SECONDS`, from the main thread, with
+        :data:`compiler.backends.emulator.AUTO_PROGRESS_SECONDS`, from the main thread, with
         stderr on a terminal.
 
     Returns
@@ -731,11 +731,11 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
     Raises
     ------
     ValueError
-        The network is unstable (:func:`compiler.stability.check_stable`: checked once
+        The network is unstable (:func:`compiler.quantization.stability.check_stable`: checked once
         per network object, then cached) and ``allow_unstable`` is False; a reset depth
         so small that the folded parameters overflow; also bad arguments.
     KeyboardInterrupt
-        On Ctrl-C, within about :data:`compiler.emulator.CHUNK_SECONDS` (see the module
+        On Ctrl-C, within about :data:`compiler.backends.emulator.CHUNK_SECONDS` (see the module
         docstring, "Chunks"); nothing is returned.
 
     Warns
@@ -745,8 +745,8 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
         unstable network runs with ``allow_unstable=True``, and when ``v0`` (voltage
         units) cannot resolve a reset depth tiny against the voltages.
 
-    The memory the run needs (:func:`compiler.resources.check_simulate`) is checked
-    before anything is allocated: :class:`compiler.resources.ResourceError` (a
+    The memory the run needs (:func:`compiler.system.resources.check_simulate`) is checked
+    before anything is allocated: :class:`compiler.system.resources.ResourceError` (a
     ``ValueError``) gives the estimate and the limit (``$LAVA_CAUSAL_MEMORY_LIMIT``).
     """
     if not isinstance(network, IFNetwork):

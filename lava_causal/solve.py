@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler import resources
+from compiler.system import resources
 
 from . import metrics
 from .network import build_network
@@ -37,13 +37,13 @@ def run_backend(problem: CausalProblem, backend="float", duration=5.0, dt=None, 
     """Simulate ``problem``'s tuned network on ``backend``.
 
     Before building anything, the steps (``round(duration / dt)``, at most
-    :data:`compiler.resources.STEP_LIMIT` unless ``force``) and the memory of the
-    network, its compilation and the run (:mod:`compiler.resources`) are checked:
-    :class:`compiler.resources.ResourceError` (a ValueError) when they exceed the
+    :data:`compiler.system.resources.STEP_LIMIT` unless ``force``) and the memory of the
+    network, its compilation and the run (:mod:`compiler.system.resources`) are checked:
+    :class:`compiler.system.resources.ResourceError` (a ValueError) when they exceed the
     limits. ``seed`` None draws one with :func:`draw_seed`; the seed used is reported.
 
     ``allow_unstable`` runs a network whose rates can run away (see
-    :func:`compiler.stability.check_stable`) with a warning instead of refusing it.
+    :func:`compiler.quantization.stability.check_stable`) with a warning instead of refusing it.
     ``half_rates``: also measure the rates over the first half of the same run (float:
     counts per window; emulator: the same initial voltages for half the steps, which
     the deterministic emulator reproduces exactly), for :func:`convergence`.
@@ -250,9 +250,9 @@ def paired_rates(network, fixed, duration: float, trials: int, seed=None, float_
 
     Raises
     ------
-    compiler.resources.ResourceError
+    compiler.system.resources.ResourceError
         Before either run, when the steps or memory of either exceed the limits
-        (:func:`compiler.resources.check_simulate`, :func:`~compiler.resources.check_emulate`).
+        (:func:`compiler.system.resources.check_simulate`, :func:`~compiler.system.resources.check_emulate`).
     """
     import compiler
     from .simulator import simulate

@@ -3,7 +3,7 @@ r"""A float model of the chip in which each source of error can be switched on a
 The error budget (:mod:`lava_causal.budget`) needs the network run at the chip's step
 with the chip's semantics, but with real numbers, so that weight quantization, bias
 quantization, the hard reset and so on can be added one at a time. This module is that
-model. It works in folded units (:mod:`compiler.fold`: threshold 1, reset 0), one step
+model. It works in folded units (:mod:`compiler.frontend.fold`: threshold 1, reset 0), one step
 of length :math:`\Delta t`:
 
 .. math::
@@ -33,9 +33,9 @@ import numpy as np
 from numba import njit, prange
 
 import compiler
-from compiler.effective import effective_input
-from compiler.emulator import check_progress, first_chunk_steps, run_in_chunks
-from compiler.fold import fold
+from compiler.quantization.effective import effective_input
+from compiler.backends.emulator import check_progress, first_chunk_steps, run_in_chunks
+from compiler.frontend.fold import fold
 
 from .simulator import _MT_N, _mt_normal, _mt_seed
 
@@ -162,7 +162,7 @@ def run_staged(ingredients: StageIngredients, effects: ChipEffects, x0: np.ndarr
     progress : bool or None
         tqdm bar (see :func:`compiler.emulate`); None: only for long runs on a terminal.
 
-    The run proceeds in chunks of steps (:func:`compiler.emulator.run_in_chunks`), the
+    The run proceeds in chunks of steps (:func:`compiler.backends.emulator.run_in_chunks`), the
     state (currents, voltages, delay ring, counts, noise generators) carried over, so
     the counts do not depend on the chunking; Ctrl-C raises ``KeyboardInterrupt``
     between chunks.
@@ -208,7 +208,7 @@ def _staged_chunk(w_in, delays, max_delay, bias_step, u_keep, x_keep, hard_reset
                   x_limit, u_limit, noise, noisy, u_all, x_all, pending_all, counts, mt_all,
                   rng_index, rng_spare, t_begin, t_end):
     """Steps ``t_begin .. t_end - 1`` of every trial, in place (state as in
-    :func:`compiler.emulator._emulate_chunk`, plus each trial's noise generator:
+    :func:`compiler.backends.emulator._emulate_chunk`, plus each trial's noise generator:
     ``mt_all[tr]``, ``rng_index[tr]``, ``rng_spare[tr]``). Returns nothing."""
     trials, n = x_all.shape
     ring = max_delay + 2

@@ -18,7 +18,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from compiler.files import write_json
+from compiler.system.files import write_json
 
 from . import metrics
 from .budget import ErrorBudget, describe_precision, error_budget
@@ -222,11 +222,11 @@ def _stop_workers(outputs, interrupted: bool) -> None:
     executor is also terminated, killing its workers (and their children), since joblib
     re-creates it after an abort inside ``parallel_config``; other backends are left
     to joblib. A signal arriving meanwhile is re-raised once the workers are gone
-    (:class:`compiler.processes_cleanup.SignalGuard`).
+    (:class:`compiler.backends.lava.cleanup.SignalGuard`).
     """
     import warnings
 
-    from compiler.processes_cleanup import SignalGuard
+    from compiler.backends.lava.cleanup import SignalGuard
 
     with SignalGuard() as signals, warnings.catch_warnings():
         signals.hold()

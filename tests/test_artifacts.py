@@ -2,7 +2,7 @@
 
 * a tampered file is refused by ``compiler.load`` and a tampered network by
   ``compiler.emulate`` and ``check_lava_compatible``, naming the field and the range
-  (one check: ``compiler.validate.check_fixed_point``);
+  (one check: ``compiler.quantization.validate.check_fixed_point``);
 * a config whose quantization zeroes weights warns (raises with ``strict=True``);
 * a config key the emulator does not implement (``dense_latency_steps != 1``) and a
   non-UTF-8 or malformed TOML file are refused with one line naming the file.
@@ -17,9 +17,9 @@ import pytest
 
 import compiler
 from compiler import QuantizationError, QuantizationWarning
-from compiler.hardware import _SCHEMA, HW_DIR, ConfigError, HardwareConfig
-from compiler.serialize import InvalidNetworkFile, SerializationError
-from compiler.validate import FixedPointError, check_fixed_point
+from compiler.hardware.config import _SCHEMA, HW_DIR, ConfigError, HardwareConfig
+from compiler.quantization.serialize import InvalidNetworkFile, SerializationError
+from compiler.quantization.validate import FixedPointError, check_fixed_point
 from lava_causal import build_network, tasks
 
 LOIHI2 = HW_DIR / "loihi2.toml"
@@ -245,7 +245,7 @@ def test_activation_shift_that_zeroes_weights_warns_and_raises_under_strict(tmp_
                                                  rf"to 0.*activation_shift = 16.*shift16"):
         fixed = compiler.compile(net, hw=path)
     assert fixed.info["zeroed_weights"]["count"] == nonzero
-    assert any("quantize to 0" in w for w in fixed.report()["warnings"])
+    assert any("quantize to 0" in w for w in compiler.quantization_report(fixed)["warnings"])
     with pytest.raises(QuantizationError, match=r"non-zero weights .* quantize to 0.*activation_shift = 16"):
         compiler.compile(net, hw=path, strict=True)
 
@@ -273,7 +273,7 @@ def test_dense_latency_other_than_one_is_refused(tmp_path):
 
 
 def test_every_config_key_is_accounted_for_in_the_emulator_table():
-    doc = compiler.hardware.__doc__
+    doc = compiler.hardware.config.__doc__
     table = doc[doc.index("What the emulator honours"):]
     for section, key, *_ in _SCHEMA:
         full = f"{section}.{key}"

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import compiler
-from compiler.cost import estimate_cost, qp_cost
-from compiler.emulator import ExecutionResult
+from compiler.deploy.cost import estimate_cost, qp_cost
+from compiler.backends.emulator import ExecutionResult
 
 
 def two_split(n=10, seed=3):

@@ -13,8 +13,9 @@ import pytest
 import compiler
 from compiler import (BackendUnavailable, FixedPointNetwork, check_lava_compatible, emulate,
                       representable_weight_range, run_lava, weight_sign_mode)
-from compiler.lava_backend import (SIGN_MODES, float_parameters, import_lava, run_config,
-                                   running)
+from compiler.backends.lava.build import float_parameters
+from compiler.backends.lava.checks import SIGN_MODES
+from compiler.backends.lava.runtime import import_lava, run_config, running
 from lava_causal import build_network, tasks
 
 V_LIMIT = 2 ** 23 - 1
@@ -257,7 +258,7 @@ def test_keyboard_interrupt_stops_the_runtime():
 
 
 def test_loihi2_target_needs_lava_loihi():
-    from compiler.lava_backend import loihi_available
+    from compiler.backends.lava.runtime import loihi_available
 
     if loihi_available():
         pytest.skip("lava-loihi is installed here")

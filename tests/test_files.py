@@ -1,4 +1,4 @@
-"""compiler.files: atomic writes (permissions, fsync, clean-up, error names) and
+"""compiler.system.files: atomic writes (permissions, fsync, clean-up, error names) and
 .npz reads that check sizes before loading."""
 import errno
 import io
@@ -10,8 +10,8 @@ import zipfile
 import numpy as np
 import pytest
 
-import compiler.files as files
-from compiler.files import atomic_output, check_output_path, read_npz, write_json
+import compiler.system.files as files
+from compiler.system.files import atomic_output, check_output_path, read_npz, write_json
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_outputs_honour_the_umask(umask, tmp_path, mask, expected):
 
 
 def test_nir_export_honours_the_umask_and_leaves_no_temporary_folder(umask, tmp_path):
-    from compiler.nir_export import to_nir
+    from compiler.deploy.nir_export import to_nir
     from lava_causal import build_network, tasks
 
     umask(0o022)
@@ -59,7 +59,7 @@ def test_nir_export_honours_the_umask_and_leaves_no_temporary_folder(umask, tmp_
 def test_failed_nir_export_leaves_nothing(monkeypatch, tmp_path):
     import nir
 
-    from compiler.nir_export import to_nir
+    from compiler.deploy.nir_export import to_nir
     from lava_causal import build_network, tasks
 
     def broken(filename, graph, **kwargs):

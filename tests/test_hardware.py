@@ -3,10 +3,10 @@ import re
 
 import numpy as np
 import pytest
-from compiler.hardware import tomllib
+from compiler.hardware.config import tomllib
 
 import compiler
-from compiler.hardware import HW_DIR, ConfigError, HardwareConfig, list_hardware, load_hardware
+from compiler.hardware.config import HW_DIR, ConfigError, HardwareConfig, list_hardware, load_hardware
 
 LOIHI2 = HW_DIR / "loihi2.toml"
 
@@ -110,14 +110,15 @@ def test_lava_runnable_configs_must_match_lavas_datapath(tmp_path, section, key,
 
 
 def test_lava_datapath_table_agrees_with_the_lava_backend():
-    from compiler import hardware, lava_backend
+    from compiler.hardware import config as hardware
+    from compiler.backends.lava import checks
     table = {key: value for key, _, _, value, _ in hardware.LAVA_DATAPATH}
-    assert table["weights.mantissa_bits"] == lava_backend.LAVA_WEIGHT_BITS == 8
-    assert table["weights.max_delay_steps"] == lava_backend.LAVA_MAX_DELAY
-    assert 2 ** (table["bias.mantissa_bits"] - 1) == -lava_backend.BIAS_MANT_RANGE[0]
-    assert (table["bias.exponent_min"], table["bias.exponent_max"]) == lava_backend.BIAS_EXP_RANGE
-    assert 2 ** table["threshold.mantissa_bits"] - 1 == lava_backend.VTH_RANGE[1]
-    assert 2 ** table["decay.bits"] - 1 == lava_backend.DECAY_RANGE[1]
+    assert table["weights.mantissa_bits"] == checks.LAVA_WEIGHT_BITS == 8
+    assert table["weights.max_delay_steps"] == checks.LAVA_MAX_DELAY
+    assert 2 ** (table["bias.mantissa_bits"] - 1) == -checks.BIAS_MANT_RANGE[0]
+    assert (table["bias.exponent_min"], table["bias.exponent_max"]) == checks.BIAS_EXP_RANGE
+    assert 2 ** table["threshold.mantissa_bits"] - 1 == checks.VTH_RANGE[1]
+    assert 2 ** table["decay.bits"] - 1 == checks.DECAY_RANGE[1]
     ar = compiler.LAVA_LOIHI
     assert (table["threshold.shift"], table["state.activation_shift"], table["state.voltage_bits"],
             table["decay.current_offset"], table["decay.voltage_offset"]) == \

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import compiler
-import compiler.emulator as emulator_module
+import compiler.backends.emulator as emulator_module
 import lava_causal.simulator as simulator_module
 from lava_causal import build_network, simulate, tasks
 from lava_causal.staged import ChipEffects, StageIngredients, run_staged

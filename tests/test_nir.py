@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import compiler
-from compiler.nir_export import to_nir, to_nir_graph
+from compiler.deploy.nir_export import to_nir, to_nir_graph
 
 nir = pytest.importorskip("nir")
 

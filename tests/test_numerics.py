@@ -62,7 +62,7 @@ def test_rates_invariant_under_per_neuron_voltage_scaling(leak):
     problem = tasks.random_problem(3, m=12, n=10, amplitude=600.0 if leak else 60.0, density=0.6)
     net = build_network(problem, tau_syn=5e-3, leak_tau=leak)
     n = net.n
-    # compiler.stability.check_stable tests W - diag(D) in voltage units, which per-neuron
+    # compiler.quantization.stability.check_stable tests W - diag(D) in voltage units, which per-neuron
     # scaling does not preserve: the scaled copies are the same dynamics, run unchecked.
     kwargs = dict(duration=1.0, dt=1e-4, trials=3, seed=2, record_spikes=True, allow_unstable=True)
     base = simulate(net, **kwargs)

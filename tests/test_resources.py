@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import compiler
-from compiler.files import MEMORY_LIMIT_ENV, read_npz
-from compiler import resources
+from compiler.system.files import MEMORY_LIMIT_ENV, read_npz
+from compiler.system import resources
 from lava_causal import CausalProblem, build_network, tasks
 from lava_causal.cli import main
-from compiler.resources import ResourceError
+from compiler.system.resources import ResourceError
 from lava_causal.solve import SEED_BOUND, run_backend
 
 BOMB_SHAPE = (1, 10**9)  # 7.45 GiB of float64
@@ -189,7 +189,7 @@ def _peak(call):
 
 
 def test_the_float_estimates_bound_the_measured_peaks():
-    from compiler.stability import check_stable
+    from compiler.quantization.stability import check_stable
     from lava_causal.simulator import simulate
 
     n, trials = 800, 3
@@ -212,7 +212,7 @@ def test_the_float_estimates_bound_the_measured_peaks():
 
 @pytest.mark.slow
 def test_the_chip_estimates_bound_the_measured_peaks():
-    from compiler.stability import check_stable
+    from compiler.quantization.stability import check_stable
 
     n = 1000
     rng = np.random.default_rng(1)

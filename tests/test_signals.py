@@ -372,10 +372,11 @@ def test_any_base_exception_from_a_signal_stops_lava_and_frees_its_segments(netw
 
 def test_a_second_signal_during_cleanup_skips_the_graceful_stop_and_is_re_raised(
         network, sigusr1_raises, monkeypatch):
-    from compiler import lava_backend
+    from compiler import run_lava
+    from compiler.backends.lava import runtime
 
     stops = []
-    call = lava_backend._call_with_timeout
+    call = runtime._call_with_timeout
 
     def stop_interrupted(fn, timeout, abort=None):
         if getattr(fn, "__name__", "") == "stop" and abort is not None:
@@ -385,23 +386,23 @@ def test_a_second_signal_during_cleanup_skips_the_graceful_stop_and_is_re_raised
             assert abort() if callable(abort) else abort.is_set()
         return call(fn, timeout, abort)
 
-    monkeypatch.setattr(lava_backend, "_call_with_timeout", stop_interrupted)
-    monkeypatch.setattr(lava_backend.SignalGuard, "__init__", _guard_with(signal.SIGUSR1))
+    monkeypatch.setattr(runtime, "_call_with_timeout", stop_interrupted)  # looked up by shutdown
+    monkeypatch.setattr(runtime.SignalGuard, "__init__", _guard_with(signal.SIGUSR1))
     trigger = _signal_when_running()
     t0 = time.monotonic()
     try:
         with pytest.raises(Interrupt):
-            lava_backend.run_lava(network, 10_000_000, seed=1)
+            run_lava(network, 10_000_000, seed=1)
     finally:
         trigger.cancel()
-    assert stops == [lava_backend.INTERRUPT_GRACE]
+    assert stops == [runtime.INTERRUPT_GRACE]
     assert sigusr1_raises == [signal.SIGUSR1, signal.SIGUSR1]  # both delivered, none lost
     assert _lava_children() == []
     assert time.monotonic() - t0 < 60
 
 
 def _guard_with(*signals):
-    from compiler.processes_cleanup import SignalGuard
+    from compiler.backends.lava.cleanup import SignalGuard
 
     original = SignalGuard.__init__
 
@@ -414,7 +415,7 @@ def _guard_with(*signals):
 # -------------------------------------------------------- the mechanisms
 CHILD_SCRIPT = """
 import multiprocessing as mp, os, sys, time, signal
-from compiler.processes_cleanup import children_die_with_parent
+from compiler.backends.lava.cleanup import children_die_with_parent
 ctx = mp.get_context("fork")
 signal.signal(signal.SIGTERM, lambda *a: None)  # a Python handler the children must not keep
 with children_die_with_parent() as forked:
@@ -444,7 +445,7 @@ def _signal_mask(pid, field):
 
 
 def test_children_forked_in_the_block_die_with_their_parent_others_do_not(tmp_path):
-    from compiler.processes_cleanup import supported
+    from compiler.backends.lava.cleanup import supported
 
     if not supported():
         pytest.skip("no prctl here")
@@ -482,7 +483,7 @@ class Interrupt(BaseException):
 def handler(signum, frame):
     raise Interrupt()
 signal.signal(signal.SIGUSR1, handler)
-from compiler.processes_cleanup import SignalGuard, children_die_with_parent
+from compiler.backends.lava.cleanup import SignalGuard, children_die_with_parent
 guarded = sys.argv[1] == "guarded"
 try:
     with children_die_with_parent(), SignalGuard((signal.SIGUSR1,)) as guard:
@@ -511,7 +512,7 @@ def test_a_signal_during_fork_is_not_lost(tmp_path, mode, expected):
 
 
 def test_signal_guard_holds_signals_during_cleanup_then_re_raises(sigusr1_raises):
-    from compiler.processes_cleanup import SignalGuard
+    from compiler.backends.lava.cleanup import SignalGuard
 
     with pytest.raises(Interrupt):
         with SignalGuard((signal.SIGUSR1,)) as guard:

@@ -4,7 +4,8 @@ import pytest
 
 import compiler
 from compiler import IFNetwork
-from compiler.lava_backend import build_lava_network, resolve_connectivity, weight_density
+from compiler.backends.lava.build import build_lava_network
+from compiler.backends.lava.checks import resolve_connectivity, weight_density
 
 
 def sparse_network(n=60, density=0.08, seed=3, **kw):

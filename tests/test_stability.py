@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import compiler
-import compiler.effective
-import compiler.network
-from compiler.stability import Stability, check_stable
+import compiler.quantization.effective
+import compiler.frontend.network
+from compiler.quantization.stability import Stability, check_stable
 from lava_causal import build_network, mistune, simulate, tasks
 
 # Compiling a run-away network warns that its rate model diverged; not the subject here.
@@ -130,7 +130,7 @@ def _count_calls(monkeypatch, module, name) -> list:
 
 
 def test_the_check_runs_once_per_network(monkeypatch):
-    calls = _count_calls(monkeypatch, compiler.network, "_stability_of")
+    calls = _count_calls(monkeypatch, compiler.frontend.network, "_stability_of")
     net = build_network(tasks.discrimination(0, n=30, m=30))
     for _ in range(3):
         simulate(net, 0.01, dt=1e-4, seed=0)
@@ -139,7 +139,7 @@ def test_the_check_runs_once_per_network(monkeypatch):
     fixed = compiler.compile(net, hw="loihi2")
     assert len(calls) == 1  # compile reuses the cached verdict
 
-    built = _count_calls(monkeypatch, compiler.effective, "effective_network")
+    built = _count_calls(monkeypatch, compiler.quantization.effective, "effective_network")
     for _ in range(3):
         compiler.emulate(fixed, 10, seed=0)
     assert len(built) == 1

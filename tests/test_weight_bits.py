@@ -5,7 +5,7 @@ config the weights live in Lava Dense's 8-bit register, so b = 6 means multiples
 (8 in mixed sign) that Lava keeps unchanged, exactly what ``compile(weight_bits=6)``
 gives on loihi2. Emulator-only configs (wide16) are refused by run_lava before any
 Lava process is built. Every compiled network records (weight bits, splits,
-effective bits): :func:`compiler.report.weight_precision`.
+effective bits): :func:`compiler.deploy.report.weight_precision`.
 """
 import warnings
 
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import compiler
-from compiler import lava_backend
-from compiler.encoding import effective_weight_bits, mantissa_range, sign_mode
-from compiler.hardware import HW_DIR, HardwareConfig
-from compiler.report import split_quanta, weight_precision
+from compiler.backends.lava import build, run, runtime
+from compiler.hardware.encoding import effective_weight_bits, mantissa_range, sign_mode
+from compiler.hardware.config import HW_DIR, HardwareConfig
+from compiler.deploy.report import split_quanta, weight_precision
 from lava_causal import build_network, tasks
 
 LOIHI2 = HW_DIR / "loihi2.toml"
@@ -134,8 +134,10 @@ def test_wide16_is_refused_by_run_lava_before_building_anything(monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("a Lava process or run config was built for an emulator-only config")
 
-    for name in ("build_lava_network", "run_config", "import_lava", "resolve_connectivity"):
-        monkeypatch.setattr(lava_backend, name, must_not_run)
+    # each name patched where it is looked up
+    for module, name in ((run, "build_lava_network"), (run, "run_config"), (run, "resolve_connectivity"),
+                         (build, "import_lava"), (runtime, "import_lava")):
+        monkeypatch.setattr(module, name, must_not_run)
     with pytest.raises(ValueError) as err:
         compiler.run_lava(fixed, 10)
     message = str(err.value)
@@ -188,7 +190,7 @@ def test_compiled_networks_record_bits_splits_and_effective_bits(kwargs):
     # every effective input is a multiple of the finest quantum
     assert np.all(compiler.effective_input(fixed) % 2 ** min(quanta) == 0)
     assert rec["text"] == wp.describe()
-    report = fixed.report()
+    report = compiler.quantization_report(fixed)
     assert report["weight_precision"]["effective_bits"] == wp.effective_bits
     assert f"weight precision: {wp.describe()}" in report.table()
 

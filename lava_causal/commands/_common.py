@@ -6,7 +6,7 @@ import json
 import math
 import os
 
-from compiler.files import check_output_path, npz_members, to_jsonable
+from compiler.system.files import check_output_path, npz_members, to_jsonable
 
 from ..problem import CausalProblem
 
@@ -86,11 +86,11 @@ def number_list(name, kind=float):
 
 
 def add_hw_argument(parser, default="loihi2"):
-    """``--hw``: a config name from ``hw_configs/`` or a path to a TOML file. With
+    """``--hw``: a config name from ``compiler/hardware/configs/`` or a path to a TOML file. With
     ``default=None`` the value stays None when the flag is not given (so a command can
     tell whether it was), and the help names ``loihi2``."""
     parser.add_argument("--hw", default=default,
-                        help="hardware config: name in hw_configs/ or path to a .toml (default "
+                        help="hardware config: name in compiler/hardware/configs/ or path to a .toml (default "
                              f"{default or 'loihi2'})")
 
 
@@ -102,7 +102,7 @@ def add_force_argument(parser):
 
 
 def output_path(path, *inputs, flag="-o"):
-    """Check an output file name before any work (:func:`compiler.files.check_output_path`:
+    """Check an output file name before any work (:func:`compiler.system.files.check_output_path`:
     not a folder, not one of ``inputs``, in a folder this process may write); return it.
     None passes through. Raises :class:`CliError` naming ``flag`` and the path."""
     if path is None:
@@ -139,9 +139,9 @@ def load_problem(path, force: bool = False) -> CausalProblem:
 
     The ``features`` header is read first: a problem whose N causes could not even be
     built into a network in the memory available
-    (:func:`compiler.resources.check_problem`) is refused before its arrays are
+    (:func:`compiler.system.resources.check_problem`) is refused before its arrays are
     loaded (``force`` skips that)."""
-    from compiler import resources
+    from compiler.system import resources
 
     try:
         members = npz_members(path, "problem")

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import compiler
-from compiler.quantize import BIAS_BITS_RANGE, MAX_SPLITS
+from compiler.quantization.quantize import BIAS_BITS_RANGE, MAX_SPLITS
 
-from compiler import resources
+from compiler.system import resources
 from ..network import build_network
 from ..solve import CHIP_DT
 from ._common import (add_force_argument, add_hw_argument, int_range, load_problem,
@@ -25,7 +25,7 @@ def cmd_compile(args):
     fixed = compiler.compile(network, hw=args.hw, dt=args.dt, strict=args.strict,
                              weight_bits=args.weight_bits, bias_bits=args.bias_bits,
                              rounding=args.rounding, weight_splits=splits, seed=args.seed)
-    report = fixed.report()
+    report = compiler.quantization_report(fixed)
     if args.json:
         print_json(report)
     else:
@@ -37,7 +37,7 @@ def cmd_compile(args):
 
 
 def hardware_summary() -> list:
-    """One dict per config in ``hw_configs/``: name, description, key widths, whether
+    """One dict per config in ``compiler/hardware/configs/``: name, description, key widths, whether
     Lava's CPU models can run it, and which of its figures are unverified."""
     rows = []
     for name in compiler.list_hardware():
@@ -53,18 +53,33 @@ def hardware_summary() -> list:
 def loihi_status() -> str:
     """Whether Intel's lava-loihi is installed, in words."""
     try:
-        return ("installed: --backend loihi2 runs on hardware" if compiler.lava_backend.loihi_available()
+        return ("installed: --backend loihi2 runs on hardware" if compiler.backends.lava.loihi_available()
                 else "not installed: Loihi hardware needs Intel's lava-loihi (CPU simulation works)")
     except compiler.BackendUnavailable as exc:
         return f"lava-nc unavailable: {exc}"
 
 
 def cmd_info(args):
-    """List the hardware configs and whether Loihi support is installed."""
-    from ..provenance import versions
+    """List the hardware configs, the backends that run here (and why not the others) and
+    whether Loihi support is installed."""
+    from compiler.backends.lava import lava_status, loihi_available
 
+    from ..provenance import versions
+    from ..solve import BACKENDS
+
+    lava_ok, lava_line = lava_status()
+    try:
+        loihi_ok = lava_ok and loihi_available()
+    except compiler.BackendUnavailable as exc:  # lava imports, its runtime does not
+        lava_ok, lava_line, loihi_ok = False, str(exc), False
+    status = {"float": (True, "always: the float simulator (numba)"),
+              "emulator": (True, "always: the bit-exact fixed-point emulator (numba)"),
+              "lava": (lava_ok, lava_line), "lava-float": (lava_ok, lava_line),
+              "loihi2": (loihi_ok, loihi_status() if lava_ok else lava_line)}
     info = {"hardware": hardware_summary(), "loihi": loihi_status(),
-            "config_dir": str(compiler.hardware.HW_DIR), "versions": versions()}
+            "backends": {name: {"available": status[name][0], "detail": status[name][1]}
+                         for name in BACKENDS},
+            "config_dir": str(compiler.hardware.config.HW_DIR), "versions": versions()}
     if args.json:
         print_json(info)
         return
@@ -74,6 +89,9 @@ def cmd_info(args):
         print(f"  {row['name']:<8} {row['weight_bits']:>2}-bit weights, {row['bias_bits']:>2}-bit bias, "
               f"{row['voltage_bits']}-bit voltage; {where}; {len(row['unverified'])} unverified figures"
               f"\n           {row['description']}")
+    print("backends (--backend):")
+    for name, backend in info["backends"].items():
+        print(f"  {name:<10} {'yes' if backend['available'] else 'no ':<3}  {backend['detail']}")
     print(f"Loihi support: {info['loihi']}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
 
@@ -97,6 +115,7 @@ def register(sub):
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_compile)
 
-    p = sub.add_parser("info", help="list hardware configs and whether Loihi support is installed")
+    p = sub.add_parser("info", help="list hardware configs, the backends that run here, "
+                                      "and whether Loihi support is installed")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import compiler
-from compiler.cost import estimate_cost
-from compiler.nir_export import to_nir
-from compiler.placement import place
+from compiler.deploy.cost import estimate_cost
+from compiler.deploy.nir_export import to_nir
+from compiler.deploy.placement import place
 
-from compiler import resources
+from compiler.system import resources
 from ..network import build_network
 from ..solve import CHIP_DT
 from ._common import (CliError, add_force_argument, add_hw_argument, load_problem,

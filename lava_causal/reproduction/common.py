@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 import compiler
-from compiler.files import write_json
+from compiler.system.files import write_json
 
 from .. import metrics
 from ..plots import save_figure

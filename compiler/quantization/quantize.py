@@ -1,0 +1,507 @@
+r"""``compile()``: a float :class:`IFNetwork` to exactly representable chip integers.
+
+Pipeline (each step in its own module):
+
+1. **Fold** (:mod:`compiler.frontend.fold`): :math:`x_i = (V_i - H_i)/D_i`,
+   :math:`W'_{ij} = W_{ij}/D_i`, :math:`b'_i = b_i/D_i`: one shared threshold (1),
+   reset to 0, as the chip needs.
+2. **Decays**: :math:`\delta_u + 1 = \mathrm{round}(2^{12}(1 - e^{-\Delta t/\tau_s}))`
+   (:math:`\delta_u = 4095` for delta synapses); the weights use the *quantized*
+   :math:`d = (\delta_u + 1)/2^{12}`, so a spike's total charge is exact whatever the
+   rounding of :math:`\delta_u`. Leak: :math:`\delta_v = \mathrm{round}(2^{12}(1 - e^{-\Delta t/\tau_m}))`.
+3. **Delays**: ``round(delay / dt)`` steps, minus the step Dense always adds
+   (``DelayDense`` holds the rest, at most 63); plain ``Dense`` when every delay is
+   the one-step latency.
+4. **Operating point** (:mod:`compiler.frontend.operating_point`): the rates of the network's
+   rate model, at which the small dynamic corrections of step 7 are evaluated.
+5. **Scale** (:mod:`compiler.quantization.scale`): the largest :math:`S` (``vth << 6``) allowed by the
+   threshold mantissa, the voltage headroom, the bias range, the worst one-step input
+   against the synaptic accumulator and the 24-bit current, and the weight range.
+6. **Weights** (:mod:`compiler.hardware.encoding`): targets
+   :math:`A_{ij} = S W'_{ij} d / 2^6` summed-input units per spike, rounded at the
+   finest quantum the chosen number of splits allows (coarse split with a large
+   exponent, residual to finer splits), always exactly representable by Lava Dense.
+7. **Bias**: :math:`\beta_i = S b'_i \Delta t` plus the current-truncation and
+   hard-reset corrections (:mod:`compiler.quantization.corrections`), rounded to the finest
+   mantissa/exponent pair.
+
+The result records every target, choice and clip count in ``info`` (see
+:meth:`FixedPointNetwork.report`).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Optional, Union
+
+import numpy as np
+
+from compiler.quantization.corrections import current_truncation_deficit, reset_overshoot_bias
+from compiler.hardware.encoding import (ROUNDING_MODES, WeightFormat, effective_weight_bits, encode_bias, encode_weights,
+                       mantissa_range)
+from compiler.quantization.fixed_point import FixedPointNetwork
+from compiler.frontend.fold import fold
+from compiler.hardware.config import BIAS_BITS_RANGE, DEFAULT_HW, HardwareConfig
+from compiler.frontend.network import IFNetwork
+from compiler.quantization.stability import check_stable
+from compiler.frontend.operating_point import rate_model
+from compiler.quantization.scale import choose_scale, worst_step_input
+
+RESET_COMPENSATIONS = ("half_step", "none")
+"""``reset_compensation`` choices (see :mod:`compiler.quantization.corrections`)."""
+TRUNCATION_COMPENSATIONS = ("bias", "none")
+"""``truncation_compensation`` choices (see :mod:`compiler.quantization.corrections`)."""
+WEIGHT_BITS_RANGE = (2, 24)
+"""Bounds of ``weight_bits``: at least 2, and never more than the config's
+``weights.mantissa_bits`` (at most 24); see "Weight bits" in :mod:`compiler.hardware.config`."""
+MAX_SPLITS = 8
+"""Largest ``weight_splits`` / ``max_splits``."""
+ZEROED_WEIGHTS_WARN_FRACTION = 0.05
+"""Share of a network's non-zero weights that may quantize to zero before
+:func:`compile` warns (:class:`QuantizationWarning`, with the counts and the cause); with
+``strict=True`` any zeroed non-zero weight raises :class:`QuantizationError`."""
+ROUNDOFF_WEIGHT_FRACTION = 1e-9
+"""Weights below this fraction of the largest ``|W|`` are floating-point round-off (e.g.
+``-U^T U`` of orthogonal features gives entries ~1e-17): they do not count as non-zero
+weights for :data:`ZEROED_WEIGHTS_WARN_FRACTION` and ``strict``."""
+DEFAULT_HEADROOM = 4.0
+"""Default ``voltage_headroom``: thresholds of room below the reset (with room near one threshold,
+inhibited neurons forget their inhibition; measured deepest excursion on the Fig. 2
+discrimination task: 1.2-1.5 thresholds)."""
+
+
+class QuantizationError(ValueError):
+    """A parameter does not fit the hardware (raised with ``strict=True``, or when no
+    scale at all fits). The message names the parameter and the limit."""
+
+
+class QuantizationWarning(UserWarning):
+    """Values were clipped to fit the hardware, or more than
+    :data:`ZEROED_WEIGHTS_WARN_FRACTION` of the non-zero weights quantized to zero
+    (``strict=False``)."""
+
+
+def _check_int(name, value, lo, hi, extra=""):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer in {lo}..{hi}{extra}, got {value!r}")
+    return int(value)
+
+
+def _check_choice(name, value, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt: float = 1e-4, *,
+            strict: bool = False, weight_bits: Optional[int] = None, bias_bits: Optional[int] = None,
+            rounding: str = "nearest", weight_splits: Union[int, str] = "auto", seed=None,
+            reset_compensation: str = "half_step", truncation_compensation: str = "bias",
+            operating_rates="auto", voltage_headroom: float = DEFAULT_HEADROOM,
+            max_simultaneous_spikes: Optional[int] = None,
+            max_splits: int = 4, allow_unstable: bool = False) -> FixedPointNetwork:
+    r"""Compile a float network to a hardware target's fixed point.
+
+    Parameters
+    ----------
+    network : IFNetwork
+    hw : str, path or HardwareConfig
+        Target, e.g. ``"loihi2"`` (see :func:`compiler.list_hardware`).
+    dt : float
+        Seconds of model time per chip step, > 0.
+    strict : bool
+        Raise :class:`QuantizationError` when anything is clipped (default: warn
+        with counts).
+    weight_bits : int, optional
+        The weight bits :math:`b`: significant bits of one split's weight, Lava Dense's
+        ``num_weight_bits`` (each split holds :math:`2^b` levels), 2..the config's
+        ``weights.mantissa_bits``; default that (8 on Loihi). More raises ValueError
+        naming both. On a Lava-runnable config the mantissas are multiples of
+        :math:`2^{8-b}` (:math:`2^{9-b}` mixed) in Lava's 8-bit register, so
+        ``weight_bits=6`` on ``loihi2`` and a config with ``mantissa_bits = 6`` give the
+        same values (see "Weight bits" in :mod:`compiler.hardware.config`).
+    bias_bits : int, optional
+        Signed bias mantissa bits, 2..24; default the chip's (13).
+    rounding : {"nearest", "stochastic"}
+        Rounding of weights and biases; ``"stochastic"`` is unbiased and seeded.
+    weight_splits : int or "auto"
+        Dense processes per connection (coarse + finer exponents). ``"auto"``: the
+        fewest that reach the finest weight quantum any number of splits (up to
+        ``max_splits``) can reach, one summed-input unit.
+    seed : int, optional
+        Seed of stochastic rounding and of the calibration's spike-train phases.
+    reset_compensation : {"half_step", "none"}
+        Bias correction for the overshoot lost by the chip's hard reset (only for
+        networks with subtractive reset), see :mod:`compiler.quantization.corrections`.
+    truncation_compensation : {"bias", "none"}
+        Bias correction for the charge the truncating current decay loses.
+    operating_rates : "auto", array of shape (N,), or None
+        Rates (Hz) at which the corrections are evaluated: ``"auto"`` solves the
+        network's rate model; None disables both corrections.
+    voltage_headroom : float
+        Thresholds of room below the reset the voltage register must hold, >= 2.
+    max_simultaneous_spikes : int, optional
+        Bound on presynaptic spikes per step used for the worst-case input check
+        (default: all of them, a guarantee).
+    max_splits : int
+        Most splits ``"auto"`` considers, 1..8.
+    allow_unstable : bool
+        Compile a network whose rates can run away (warning) instead of refusing it
+        (``ValueError``, :func:`compiler.quantization.stability.check_stable`).
+
+    Returns
+    -------
+    FixedPointNetwork
+        With ``info`` holding the targets, choices, corrections and clip counts.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments (naming the parameter, value and allowed range); unknown
+        ``hw`` (:class:`compiler.ConfigError`).
+    QuantizationError
+        ``strict=True`` and something was clipped or a non-zero weight quantized to
+        zero, or no scale fits at all.
+    ConfigError
+        ``hw`` is a config the emulator does not implement (e.g.
+        ``dense_latency_steps != 1``, :data:`compiler.hardware.config.EMULATOR_DATAPATH`),
+        also for a :class:`HardwareConfig` built in code (:meth:`HardwareConfig.validated`).
+
+    Warns
+    -----
+    QuantizationWarning
+        Values clipped, or more than :data:`ZEROED_WEIGHTS_WARN_FRACTION` of the
+        non-zero weights quantized to zero (counts, the largest zeroed target, the
+        finest quantum, the scale's binding limit and ``state.activation_shift``).
+    """
+    if not isinstance(network, IFNetwork):
+        raise TypeError(f"network must be a compiler.IFNetwork, got {type(network).__name__}")
+    check_stable(network, allow_unstable=allow_unstable)
+    hwc = HardwareConfig.load(hw).validated()  # configs built in code too (ConfigError)
+    if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not math.isfinite(dt) or dt <= 0:
+        raise ValueError(f"dt must be a finite number > 0 (seconds per step), got {dt!r}")
+    dt = float(dt)
+    if not isinstance(strict, (bool, np.bool_)):
+        raise ValueError(f"strict must be True or False, got {strict!r}")
+    fmt = hwc.weight_format(weight_bits)  # ValueError naming weight_bits and weights.mantissa_bits
+    nwb = fmt.num_weight_bits
+    bbits = hwc.bias_mantissa_bits if bias_bits is None else _check_int(
+        "bias_bits", bias_bits, *BIAS_BITS_RANGE, f" (the {hwc.name} chip has {hwc.bias_mantissa_bits})")
+    _check_choice("rounding", rounding, ROUNDING_MODES)
+    _check_choice("reset_compensation", reset_compensation, RESET_COMPENSATIONS)
+    _check_choice("truncation_compensation", truncation_compensation, TRUNCATION_COMPENSATIONS)
+    max_splits = _check_int("max_splits", max_splits, 1, MAX_SPLITS)
+    if isinstance(weight_splits, str):
+        _check_choice("weight_splits", weight_splits, ("auto",))
+    else:
+        weight_splits = _check_int("weight_splits", weight_splits, 1, MAX_SPLITS, ' or "auto"')
+    if (isinstance(voltage_headroom, bool) or not isinstance(voltage_headroom, numbers.Real)
+            or not math.isfinite(voltage_headroom) or voltage_headroom < 2):
+        raise ValueError(f"voltage_headroom must be a finite number >= 2 (thresholds below the reset), "
+                         f"got {voltage_headroom!r}")
+    if max_simultaneous_spikes is not None:
+        max_simultaneous_spikes = _check_int("max_simultaneous_spikes", max_simultaneous_spikes, 1, 2 ** 31)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+        raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+    if rounding == "stochastic" and seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+    n = network.n
+    given_rates = None
+    if isinstance(operating_rates, str):
+        _check_choice("operating_rates", operating_rates, ("auto",))
+    elif operating_rates is not None:
+        given_rates = np.asarray(operating_rates, dtype=float)
+        if given_rates.shape != (n,) or not np.all(np.isfinite(given_rates)) or np.any(given_rates < 0):
+            raise ValueError(f"operating_rates must be 'auto', None or a finite array of shape ({n},) "
+                             f"with values >= 0 Hz, got shape {given_rates.shape}")
+
+    lava_compatible = bool(hwc.lava_runnable and bbits <= hwc.bias_mantissa_bits)
+    clipped = {"weights": 0, "bias": 0, "delays": 0, "decay": 0, "leak": 0}
+    limits_text = {}
+
+    # 1. fold
+    folded = fold(network)
+    # 2. decays
+    du, kappa, tau_eff, clipped["decay"], limits_text["decay"] = _current_decay(network.tau_syn, dt, hwc)
+    dv, leak_eff, clipped["leak"], limits_text["leak"] = _voltage_decay(network.leak_tau, dt, hwc)
+    # 3. delays
+    delay_target = folded.delays / dt
+    delays, clipped["delays"], limits_text["delays"] = _delays(delay_target, folded.weights, hwc)
+    # 4. operating point
+    exp_syn = kappa < 1.0
+    want_trunc = exp_syn and truncation_compensation == "bias"
+    want_reset = folded.reset_mode == "subtract" and reset_compensation == "half_step"
+    op_info = {"source": "none", "method": "none", "converged": True, "residual": 0.0}
+    rates = None
+    if operating_rates is None:
+        op_info["source"] = "disabled"
+    elif given_rates is not None:
+        rates = given_rates
+        op_info.update(source="given", method="given")
+    elif want_trunc or want_reset or exp_syn:
+        op = rate_model(folded)
+        op_info.update(source="auto", method=op.method, converged=op.converged, residual=op.residual)
+        if op.converged:
+            rates = op.rates
+        else:
+            warnings.warn(f"the rate model of {network.name!r} did not converge (residual {op.residual:.3g} Hz, "
+                          f"{op.method}); dynamic corrections are disabled. Pass operating_rates= to set "
+                          f"them.", QuantizationWarning, stacklevel=2)
+    if rates is not None and np.any(rates * dt > 1):
+        warnings.warn(f"{int(np.sum(rates * dt > 1))} neuron(s) have operating rates above one spike per "
+                      f"step (1/dt = {1 / dt:g} Hz): the chip fires at most once per step",
+                      QuantizationWarning, stacklevel=2)
+
+    # 5. scale
+    capacity = _weight_capacity(fmt, max_splits if weight_splits == "auto" else weight_splits)
+    choice = choose_scale(folded.weights, folded.bias, dt, kappa, hwc, voltage_headroom, capacity,
+                          hwc.activation_shift, operating_rates=rates,
+                          max_simultaneous_spikes=max_simultaneous_spikes,
+                          bias_range=(-(2 ** (bbits - 1)), 2 ** (bbits - 1) - 1))
+    if choice.vth < 1:
+        raise QuantizationError(
+            f"threshold: no scale fits: {choice.limited_by} allows at most S = {choice.limits[choice.limited_by]:.4g} "
+            f"voltage units per threshold, below one threshold step (2**{hwc.threshold_shift}); "
+            f"all limits: { {k: float(f'{v:.4g}') for k, v in choice.limits.items()} }")
+    # 6-7. weights, bias; shrink S in the rare case rounding pushed the worst input over
+    for _attempt in range(64):
+        scale = choice.scale
+        q = _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, rounding, seed,
+                         rates, want_trunc, want_reset, du, bbits, max_simultaneous_spikes, exp_syn)
+        over = max(q["worst"] / hwc.synaptic_input_limit, (q["worst"] + q["mean_u"]) / hwc.current_limit)
+        if over <= 1.0 or choice.vth <= 1:
+            break
+        vth = max(1, min(choice.vth - 1, int(choice.vth / (over * 1.001))))
+        choice.limited_by += "" if choice.limited_by.endswith("(after rounding)") else " (after rounding)"
+        choice.vth, choice.scale = vth, vth << hwc.threshold_shift
+    enc, encb, trunc, reset = q["enc"], q["encb"], q["trunc"], q["reset"]
+    target_a, bias_nominal, candidates = q["target_a"], q["bias_nominal"], q["candidates"]
+    chosen_k, reason, worst, mean_u = q["chosen_k"], q["reason"], q["worst"], q["mean_u"]
+    clipped["weights"] = enc.clipped
+    clipped["bias"] = encb.clipped
+    clipped["synaptic_input"] = int(worst > hwc.synaptic_input_limit)
+    clipped["current"] = int(worst + mean_u > hwc.current_limit)
+    limits_text["weights"] = (f"largest representable |input per spike| with {chosen_k} split(s): "
+                              f"{_weight_capacity(fmt, chosen_k):.0f} summed-input units "
+                              f"(weights.exponent_max = {hwc.weight_exponent_max})")
+    limits_text["bias"] = (f"|bias| <= {2 ** (bbits - 1)} * 2**{hwc.bias_exponent_max} "
+                           f"(bias.mantissa_bits = {bbits}, bias.exponent_max = {hwc.bias_exponent_max})")
+    limits_text["synaptic_input"] = (f"worst one-step input {worst:.0f} u units exceeds 2**{hwc.synaptic_input_bits} - 1 "
+                                     f"(state.synaptic_input_bits)")
+    limits_text["current"] = (f"worst one-step input {worst:.0f} + mean current {mean_u:.0f} exceeds "
+                              f"2**{hwc.current_bits - 1} - 1 (state.current_bits; u wraps)")
+
+    info = {
+        "format": "lava-causal compiled network",
+        "hw": hwc.to_dict(),
+        "lava_compatible": lava_compatible,
+        "options": {"hw": hwc.name, "dt": dt, "strict": bool(strict), "weight_bits": nwb, "bias_bits": bbits,
+                    "rounding": rounding, "weight_splits": weight_splits, "seed": seed,
+                    "reset_compensation": reset_compensation,
+                    "truncation_compensation": truncation_compensation,
+                    "operating_rates": op_info["source"], "voltage_headroom": float(voltage_headroom),
+                    "max_simultaneous_spikes": max_simultaneous_spikes, "max_splits": max_splits},
+        "fold": {"reset": folded.reset, "threshold": folded.threshold, "reset_mode": folded.reset_mode,
+                 "tau_syn": folded.tau_syn, "leak_tau": folded.leak_tau, "name": network.name,
+                 "weights": network.weights, "bias": network.bias},
+        "scale": {"S": int(scale), "vth": int(choice.vth), "kappa": float(kappa),
+                  "limits": {k: float(v) for k, v in choice.limits.items()}, "limited_by": choice.limited_by,
+                  "voltage_headroom": float(voltage_headroom),
+                  "headroom_thresholds": float(hwc.voltage_limit / scale)},
+        "targets": {"weights": target_a, "bias": bias_nominal, "delay_steps": delay_target,
+                    "tau_syn": float(network.tau_syn), "leak_tau": network.leak_tau},
+        "decay": {"du": int(du), "dv": int(dv), "kappa": float(kappa), "tau_syn_effective": tau_eff,
+                  "leak_tau_effective": leak_eff},
+        "splits": {"requested": weight_splits, "chosen": int(chosen_k), "quanta": [int(q) for q in enc.quanta],
+                   "modes": list(enc.modes), "reason": reason,
+                   "candidates": {str(k): {"finest_quantum": int(c.quanta[-1]), "clipped": int(c.clipped),
+                                           "max_abs_error": float(np.max(np.abs(c.effective - target_a),
+                                                                         initial=0.0))}
+                                  for k, c in candidates.items()}},
+        "weight_precision": _precision_info(fmt, enc),
+        "corrections": {"truncation": trunc, "reset": reset,
+                        "operating_rates": None if rates is None else np.asarray(rates, float),
+                        "operating_point": op_info},
+        "input_check": {"worst_step_input": float(worst), "mean_current": mean_u,
+                        "synaptic_input_limit": int(hwc.synaptic_input_limit),
+                        "current_limit": int(hwc.current_limit),
+                        "max_simultaneous_spikes": max_simultaneous_spikes},
+        "clipped": {k: int(v) for k, v in clipped.items()},
+        "limits": limits_text,
+    }
+    zeroed = _zeroed_weights(target_a, enc, choice, hwc)
+    info["zeroed_weights"] = {k: v for k, v in zeroed.items() if k != "text"}
+    fixed = FixedPointNetwork(weights=tuple(enc.mantissas), weight_exps=tuple(enc.exponents),
+                              bias_mant=encb.mantissa, bias_exp=encb.exponent, vth=choice.vth, du=du, dv=dv,
+                              dt=dt, num_weight_bits=nwb, delays=delays, hw_name=hwc.name,
+                              arithmetic=hwc.arithmetic, info=info)
+    _enforce(clipped, limits_text, strict)
+    _enforce_zeroed(zeroed, strict)
+    return fixed
+
+
+def _zeroed_weights(target_a, enc, choice, hwc: HardwareConfig) -> dict:
+    """Non-zero weights (above round-off, :data:`ROUNDOFF_WEIGHT_FRACTION`) whose integers
+    are all zero: counts, share, largest zeroed target
+    (summed-input units), finest quantum and the cause, for :func:`_enforce_zeroed`."""
+    target = np.asarray(target_a, float)
+    nonzero = np.abs(target) > ROUNDOFF_WEIGHT_FRACTION * float(np.max(np.abs(target), initial=0.0))
+    zeroed = nonzero & (np.asarray(enc.effective) == 0)
+    n_nonzero = int(np.count_nonzero(nonzero))
+    n_zeroed = int(np.count_nonzero(zeroed))
+    fraction = n_zeroed / n_nonzero if n_nonzero else 0.0
+    largest = float(np.max(np.abs(target[zeroed]), initial=0.0))
+    quantum = int(enc.quanta[-1]) if len(enc.quanta) else 0
+    text = ""
+    if n_zeroed:
+        index = tuple(int(i) for i in np.unravel_index(np.flatnonzero(zeroed)[0], target.shape))
+        text = (f"weights: {n_zeroed} of {n_nonzero} non-zero weights ({100 * fraction:.1f} %) quantize to 0, "
+                f"e.g. [{index[0]}, {index[1]}]: their charge per spike A = S W' d / 2**activation_shift is below "
+                f"half the finest weight quantum 2**{quantum} summed-input units (largest zeroed |A| = "
+                f"{largest:.3g}) with S = {int(choice.scale)} limited by {choice.limited_by} and "
+                f"state.activation_shift = {hwc.activation_shift} of hardware config {hwc.name!r}"
+                + (f" ({hwc.path})" if hwc.path else "")
+                + ("; 2**0 is the finest quantum the datapath has: only a smaller activation_shift or a larger "
+                   "binding limit keeps them" if quantum <= 0 else
+                   "; more weight_splits (a finer quantum), a smaller activation_shift or a larger binding limit "
+                   "keeps them"))
+    return {"count": n_zeroed, "nonzero": n_nonzero, "fraction": fraction, "largest_target": largest,
+            "finest_quantum_exp": quantum, "activation_shift": int(hwc.activation_shift),
+            "warn_fraction": ZEROED_WEIGHTS_WARN_FRACTION, "text": text}
+
+
+def _enforce_zeroed(zeroed: dict, strict: bool) -> None:
+    """strict: any zeroed non-zero weight raises; else warn above the share
+    :data:`ZEROED_WEIGHTS_WARN_FRACTION`."""
+    if not zeroed["count"]:
+        return
+    if strict:
+        raise QuantizationError("does not fit the hardware: " + zeroed["text"])
+    if zeroed["fraction"] > ZEROED_WEIGHTS_WARN_FRACTION:
+        warnings.warn(f"quantization zeroed weights: {zeroed['text']} (warned above "
+                      f"{100 * ZEROED_WEIGHTS_WARN_FRACTION:g} %, ZEROED_WEIGHTS_WARN_FRACTION)",
+                      QuantizationWarning, stacklevel=3)
+
+
+def _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, rounding, seed, rates,
+                 want_trunc, want_reset, du, bbits, max_simultaneous_spikes, exp_syn):
+    """Weights (with the split choice), corrections and bias at scale ``scale``."""
+    n = folded.n
+    target_a = scale * folded.weights * kappa / 2.0 ** hwc.activation_shift
+    candidates = {}
+    ks = range(1, max_splits + 1) if weight_splits == "auto" else [weight_splits]
+    for k in ks:
+        rng = np.random.default_rng(seed) if rounding == "stochastic" else None
+        candidates[k] = encode_weights(target_a, k, fmt, rounding, rng)
+    if weight_splits == "auto":
+        best_q = min(c.quanta[-1] for c in candidates.values())
+        best_clip = min(c.clipped for c in candidates.values())
+        chosen_k = min(k for k, c in candidates.items() if c.quanta[-1] == best_q and c.clipped == best_clip)
+        reason = (f"fewest splits reaching the finest weight quantum 2**{best_q} summed-input units"
+                  + (f" (1 split: 2**{candidates[1].quanta[-1]})" if chosen_k > 1 else ""))
+    else:
+        chosen_k = weight_splits
+        reason = "requested"
+    enc = candidates[chosen_k]
+    bias_nominal = scale * folded.bias * dt
+    trunc = np.zeros(n)
+    reset = np.zeros(n)
+    if rates is not None and want_trunc:
+        factor = hwc.arithmetic.current_decay_factor(du)
+        trunc = current_truncation_deficit(enc.effective, rates, dt, hwc.activation_shift, factor,
+                                           hwc.decay_bits, seed=0 if seed is None else int(seed))
+    if rates is not None and want_reset:
+        reset = reset_overshoot_bias(scale, rates, dt)
+    rng = np.random.default_rng(None if seed is None else seed + 1) if rounding == "stochastic" else None
+    encb = encode_bias(bias_nominal + trunc + reset, bbits, hwc.bias_exponent_min, hwc.bias_exponent_max,
+                       rounding, rng)
+    worst = worst_step_input(enc.effective.astype(float), 1.0, max_simultaneous_spikes) \
+        * 2.0 ** hwc.activation_shift
+    mean_u = 0.0
+    if rates is not None and exp_syn:
+        mean_u = float(np.max(np.abs((enc.effective * 2.0 ** hwc.activation_shift / kappa) @ (rates * dt)),
+                              initial=0.0))
+    return dict(enc=enc, encb=encb, trunc=trunc, reset=reset, target_a=target_a, bias_nominal=bias_nominal,
+                candidates=candidates, chosen_k=chosen_k, reason=reason, worst=worst, mean_u=mean_u)
+
+
+def _precision_info(fmt: WeightFormat, enc) -> dict:
+    """``info["weight_precision"]``: weight bits, splits, effective bits (see
+    :func:`compiler.deploy.report.weight_precision`)."""
+    k = len(enc.quanta)
+    eff = effective_weight_bits(fmt.num_weight_bits, enc.quanta)
+    return {"weight_bits": int(fmt.num_weight_bits), "weight_splits": int(k), "effective_bits": int(eff),
+            "stored_bits": int(fmt.num_weight_bits * k), "register_bits": int(fmt.mantissa_bits),
+            "quanta": [int(q) for q in enc.quanta],
+            "text": f"{fmt.num_weight_bits} bits x {k} split{'s' if k != 1 else ''} ~ {eff}-bit effective"}
+
+
+def _enforce(clipped, limits_text, strict):
+    bad = {k: v for k, v in clipped.items() if v}
+    if not bad:
+        return
+    parts = [f"{k}: {v} value(s) clipped ({limits_text.get(k, '')})" for k, v in bad.items()]
+    if strict:
+        raise QuantizationError("does not fit the hardware: " + "; ".join(parts))
+    warnings.warn("quantization clipped values: " + "; ".join(parts), QuantizationWarning, stacklevel=3)
+
+
+def _weight_capacity(fmt: WeightFormat, splits: int) -> float:
+    """Largest |summed-input value| one spike can deliver with ``splits`` splits."""
+    best = 0.0
+    for mode in ("excitatory", "mixed"):
+        lo, hi = mantissa_range(mode, fmt.num_weight_bits)
+        q_hi = fmt.q_range(mode)[1]
+        top = max(-lo, hi) * 2.0 ** q_hi
+        lower = 2.0 ** q_hi - 1 if splits > 1 else 0.0
+        best = max(best, top + lower)
+    return best
+
+
+def _current_decay(tau_syn, dt, hwc: HardwareConfig):
+    """(du, kappa, effective tau, clipped, limit text) for the synaptic current."""
+    unity = 2 ** hwc.decay_bits
+    off = hwc.current_decay_offset
+    limit = f"du in 0..{hwc.decay_max} (decay.bits = {hwc.decay_bits}), du + {off} = round(4096 (1 - exp(-dt/tau_syn)))"
+    if tau_syn == 0:
+        du = hwc.decay_max
+        clipped = int(unity - (du + off) != 0)
+    else:
+        ideal = -math.expm1(-dt / tau_syn) * unity - off
+        du = int(round(ideal))
+        clipped = int(du < 0 or du > hwc.decay_max)
+        du = int(min(max(du, 0), hwc.decay_max))
+    factor = unity - (du + off)
+    kappa = 1.0 - factor / unity
+    tau_eff = 0.0 if factor == 0 else float(-dt / math.log(factor / unity))
+    return du, kappa, tau_eff, clipped, limit
+
+
+def _voltage_decay(leak_tau, dt, hwc: HardwareConfig):
+    """(dv, effective tau_m or None, clipped, limit text) for the membrane leak."""
+    unity = 2 ** hwc.decay_bits
+    off = hwc.voltage_decay_offset
+    limit = f"dv in 0..{hwc.decay_max} (decay.bits = {hwc.decay_bits})"
+    if leak_tau is None:
+        return 0, None, int(off != 0), limit
+    dv = int(round(-math.expm1(-dt / leak_tau) * unity - off))
+    clipped = int(dv < 0 or dv > hwc.decay_max)
+    dv = int(min(max(dv, 0), hwc.decay_max))
+    factor = unity - (dv + off)
+    eff = None if factor == unity else (0.0 if factor == 0 else float(-dt / math.log(factor / unity)))
+    return dv, eff, clipped, limit
+
+
+def _delays(delay_steps, weights, hwc: HardwareConfig):
+    """DelayDense delays (None for plain Dense), clip count, limit text."""
+    total = np.rint(delay_steps).astype(np.int64)
+    lat = hwc.dense_latency_steps
+    used = weights != 0
+    extra = total - lat
+    limit = (f"delay <= {hwc.max_delay_steps + lat} steps (weights.max_delay_steps = {hwc.max_delay_steps} "
+             f"+ {lat} step Dense latency)")
+    if not np.any(used & (extra > 0)):
+        return None, 0, limit
+    clipped = int(np.count_nonzero(used & (extra > hwc.max_delay_steps)))
+    return np.clip(extra, 0, hwc.max_delay_steps), clipped, limit

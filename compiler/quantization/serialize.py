@@ -1,0 +1,233 @@
+r"""Saving and loading compiled networks: a versioned ``.npz``.
+
+Layout: the integer arrays (``weights_0`` .. ``weights_{k-1}``, ``bias_mant``,
+``bias_exp``, ``delays``), a JSON ``header`` (scalars, the arithmetic, ``format_version``)
+and the ``info`` dict, whose arrays are stored as ``info/<n>`` entries referenced from
+its JSON skeleton. Integers, floats (``repr`` round-trips exactly), strings, bools,
+None, lists, tuples, nested dicts and numpy arrays and scalars all come back equal
+and with the same types. Files are written atomically (temporary file in the same
+directory, then ``os.replace``). No pickle is used.
+
+:func:`load` trusts nothing in the file: the header's scalars must be JSON integers,
+the arrays integer dtypes, ``n_splits`` must match the ``weights_<k>`` entries stored,
+and the network must pass :func:`compiler.quantization.validate.check_fixed_point` against the
+config it records in ``info["hw"]`` (every integer within that config's ranges,
+arithmetic and config agreeing, zero diagonal, split counts agreeing); a file without
+that record (saved from a hand-built network, or stripped) is held to the shipped
+config its header's ``hw_name`` names, if any. A file that fails raises
+:class:`InvalidNetworkFile` naming the file, the field, the value and the allowed range.
+"""
+from __future__ import annotations
+
+
+import json
+import os
+
+import numpy as np
+
+from compiler.hardware.arithmetic import ChipArithmetic
+from compiler.system.files import atomic_output, read_npz
+from compiler.hardware.config import list_hardware
+from compiler.quantization.validate import FixedPointError, check_fixed_point
+
+
+FORMAT_VERSION = 1
+"""Version written by :func:`save`; :func:`load` refuses newer ones."""
+FORMAT_NAME = "lava-causal FixedPointNetwork"
+
+
+class SerializationError(ValueError):
+    """A compiled-network file is missing, corrupt, of another kind, or newer than this
+    reader."""
+
+
+class InvalidNetworkFile(SerializationError, FixedPointError):
+    """A compiled-network file whose values are well-formed but out of range for its
+    hardware config (tampered or damaged): both a :class:`SerializationError` and a
+    :class:`compiler.quantization.validate.FixedPointError` (``field``, ``value``, ``allowed`` ...)."""
+
+    @classmethod
+    def wrap(cls, path: str, exc: FixedPointError) -> "InvalidNetworkFile":
+        return cls(f"{path!r}: invalid compiled network: {exc}", field=exc.field, value=exc.value,
+                   allowed=exc.allowed, count=exc.count, index=exc.index, config=exc.config)
+
+
+_HEADER_INTS = ("n_splits", "vth", "du", "dv", "num_weight_bits")
+_ARRAYS = ("bias_mant", "bias_exp", "delays")
+
+
+def _check_header(path, header, contents):
+    """Types of the header's fields and of the stored arrays, and n_splits against the
+    ``weights_<k>`` entries (before anything is built from them)."""
+    def bad(field, value, allowed):
+        raise InvalidNetworkFile(f"{path!r}: invalid compiled network: header {field} = {value!r} must be "
+                                 f"{allowed}", field=field, value=value, allowed=allowed)
+
+    for key in _HEADER_INTS + ("weight_exps", "dt", "hw_name", "has_delays", "arithmetic"):
+        if key not in header:
+            raise SerializationError(f"{path!r}: corrupt or incomplete compiled network (header has no {key!r})")
+    for key in _HEADER_INTS:
+        if type(header[key]) is not int:
+            bad(key, header[key], "an integer")
+    exps = header["weight_exps"]
+    if not isinstance(exps, list) or not all(type(e) is int for e in exps):
+        bad("weight_exps", exps, "a list of integers")
+    if not isinstance(header["dt"], str):
+        bad("dt", header["dt"], "a float written as a string")
+    if not isinstance(header["hw_name"], str):
+        bad("hw_name", header["hw_name"], "a string")
+    if not isinstance(header["has_delays"], bool):
+        bad("has_delays", header["has_delays"], "true or false")
+    arith = header["arithmetic"]
+    if not isinstance(arith, dict) or not all(type(v) is int for v in arith.values()):
+        bad("arithmetic", arith, "a table of integers")
+    k = header["n_splits"]
+    stored = sorted((name for name in contents if name.startswith("weights_") and name[8:].isdigit()),
+                    key=lambda name: int(name[8:]))
+    expected = [f"weights_{i}" for i in range(k)] if k >= 1 else []
+    if k < 1 or stored != expected:
+        raise InvalidNetworkFile(
+            f"{path!r}: invalid compiled network: header n_splits = {k} disagrees with the {len(stored)} weight "
+            f"matrices stored ({', '.join(stored) or 'none'}); allowed: n_splits = the number of weights_<k> "
+            f"entries, numbered from 0", field="n_splits", value=k, allowed=f"{len(stored)} (stored)")
+    if len(exps) != k:
+        raise InvalidNetworkFile(f"{path!r}: invalid compiled network: header weight_exps has {len(exps)} entries "
+                                 f"for n_splits = {k}", field="weight_exps", value=len(exps), allowed=f"{k} entries")
+    names = stored + [a for a in _ARRAYS if a != "delays" or header["has_delays"]]
+    for name in names:
+        if name not in contents:
+            raise SerializationError(f"{path!r}: corrupt or incomplete compiled network (no {name!r} array)")
+        arr = contents[name]
+        if not np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+            raise InvalidNetworkFile(f"{path!r}: invalid compiled network: {name} has dtype {arr.dtype}; allowed: "
+                                     f"an integer dtype", field=name, value=str(arr.dtype),
+                                     allowed="an integer dtype")
+
+
+def _encode(obj, arrays):
+    if isinstance(obj, dict):
+        if not all(isinstance(k, str) for k in obj):
+            raise TypeError("info dict keys must be strings to be saved")
+        return {"__dict__": {k: _encode(v, arrays) for k, v in obj.items()}}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_encode(v, arrays) for v in obj]}
+    if isinstance(obj, list):
+        return [_encode(v, arrays) for v in obj]
+    if isinstance(obj, np.ndarray):
+        if obj.dtype == object:
+            raise TypeError("object arrays cannot be saved")
+        key = f"info/{len(arrays)}"
+        arrays[key] = obj
+        return {"__array__": key}
+    if isinstance(obj, np.generic):
+        key = f"info/{len(arrays)}"
+        arrays[key] = np.asarray(obj)
+        return {"__scalar__": key}
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        return {"__float__": repr(obj)}
+    raise TypeError(f"cannot save a value of type {type(obj).__name__} in info")
+
+
+def _decode(obj, arrays):
+    if isinstance(obj, list):
+        return [_decode(v, arrays) for v in obj]
+    if isinstance(obj, dict):
+        if "__dict__" in obj:
+            return {k: _decode(v, arrays) for k, v in obj["__dict__"].items()}
+        if "__tuple__" in obj:
+            return tuple(_decode(v, arrays) for v in obj["__tuple__"])
+        if "__array__" in obj:
+            return arrays[obj["__array__"]]
+        if "__scalar__" in obj:
+            return arrays[obj["__scalar__"]][()]
+        if "__float__" in obj:
+            return float(obj["__float__"])
+        raise SerializationError(f"unknown entry {sorted(obj)} in the info skeleton")
+    return obj
+
+
+def save(fixed, path) -> None:
+    """Write ``fixed`` to ``path`` (see the module docstring). The file is replaced
+    atomically: readers never see a partial file. Called by
+    :meth:`FixedPointNetwork.save`, which checks the type (this module does not import
+    :mod:`compiler.quantization.fixed_point`, which imports it)."""
+    path = os.fspath(path)
+    arrays = {}
+    info_json = json.dumps(_encode(dict(fixed.info), arrays), allow_nan=True)
+    header = {
+        "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+        "n_splits": fixed.n_splits, "weight_exps": list(fixed.weight_exps),
+        "vth": fixed.vth, "du": fixed.du, "dv": fixed.dv, "dt": repr(fixed.dt),
+        "num_weight_bits": fixed.num_weight_bits, "hw_name": fixed.hw_name,
+        "has_delays": fixed.delays is not None,
+        "arithmetic": {k: int(getattr(fixed.arithmetic, k)) for k in ChipArithmetic.__dataclass_fields__},
+    }
+    payload = {f"weights_{k}": w for k, w in enumerate(fixed.weights)}
+    payload.update(bias_mant=fixed.bias_mant, bias_exp=fixed.bias_exp,
+                   header=np.array(json.dumps(header)), info=np.array(info_json))
+    if fixed.delays is not None:
+        payload["delays"] = fixed.delays
+    payload.update(arrays)
+    with atomic_output(path) as fh:
+        np.savez(fh, **payload)
+
+
+def load(path, network_class):
+    """Read a file written by :func:`save` into a ``network_class``
+    (:class:`compiler.FixedPointNetwork`; :func:`compiler.load` passes it).
+
+    Raises
+    ------
+    SerializationError
+        Missing or corrupt file, not a compiled network, or a ``format_version``
+        newer than :data:`FORMAT_VERSION`.
+    InvalidNetworkFile
+        (a SerializationError) Values out of range for the recorded hardware config,
+        mistyped header fields or arrays, ``n_splits`` disagreeing with the stored
+        matrices (see the module docstring); the message names the file, the field, the
+        value and the allowed range.
+    """
+    path = os.fspath(path)
+    contents = read_npz(path, "compiled network", SerializationError)
+    if "header" not in contents:
+        raise SerializationError(f"{path!r} is not a compiled network file (no header)")
+    try:
+        header = json.loads(str(contents["header"]))
+    except json.JSONDecodeError as exc:
+        raise SerializationError(f"{path!r}: corrupt header ({exc})") from None
+    if header.get("format") != FORMAT_NAME:
+        raise SerializationError(f"{path!r} is not a compiled network file (format {header.get('format')!r})")
+    version = header.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise SerializationError(f"{path!r}: invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise SerializationError(f"{path!r} has format_version {version}, newer than this reader "
+                                 f"supports ({FORMAT_VERSION}); update lava-causal to read it")
+    _check_header(path, header, contents)
+    try:
+        k = header["n_splits"]
+        weights = tuple(contents[f"weights_{i}"] for i in range(k))
+        info = _decode(json.loads(str(contents["info"])), contents)
+        fixed = network_class(
+            weights=weights, weight_exps=tuple(header["weight_exps"]),
+            bias_mant=contents["bias_mant"], bias_exp=contents["bias_exp"],
+            vth=header["vth"], du=header["du"], dv=header["dv"], dt=float(header["dt"]),
+            num_weight_bits=header["num_weight_bits"],
+            delays=contents["delays"] if header["has_delays"] else None,
+            hw_name=header["hw_name"], arithmetic=ChipArithmetic(**header["arithmetic"]), info=info)
+    except FixedPointError as exc:
+        raise InvalidNetworkFile.wrap(path, exc) from None
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+        raise SerializationError(f"{path!r}: corrupt or incomplete compiled network "
+                                 f"({type(exc).__name__}: {exc})") from None
+    # A compiled network records its config (info["hw"]); a file without that record is
+    # held to the shipped config its header names, when there is one.
+    recorded = isinstance(fixed.info, dict) and bool(fixed.info.get("hw"))
+    target = None if recorded or fixed.hw_name not in list_hardware() else fixed.hw_name
+    try:
+        check_fixed_point(fixed, hw=target)
+    except FixedPointError as exc:
+        raise InvalidNetworkFile.wrap(path, exc) from None
+    return fixed
