@@ -16,6 +16,7 @@ from compiler.backends.lava import (BackendUnavailable, check_lava_compatible, r
 from compiler.frontend.network import IFNetwork, Stability
 from compiler.quantization.stability import check_stable
 from compiler.deploy.nir_export import to_nir, to_nir_graph
+from compiler.frontend.nir_import import from_nir
 from compiler.frontend.operating_point import rate_model
 from compiler.deploy.placement import Placement, PlacementError, place
 from compiler.quantization.quantize import QuantizationError, QuantizationWarning, compile
@@ -31,5 +32,5 @@ __all__ = ["IFNetwork", "check_stable", "Stability", "weight_precision", "Weight
            "HardwareConfig", "ConfigError", "list_hardware", "load_hardware",
            "effective_network", "effective_input", "effective_rates", "rate_model",
            "load", "SerializationError", "InvalidNetworkFile", "FixedPointError", "check_fixed_point",
-           "place", "Placement", "PlacementError", "estimate_cost", "to_nir", "to_nir_graph"]
+           "place", "Placement", "PlacementError", "estimate_cost", "to_nir", "to_nir_graph", "from_nir"]
 

@@ -135,6 +135,7 @@ def test_bad_arguments_name_the_parameter(discrimination, kwargs, match):
         error_budget(discrimination, **kwargs)
 
 
+@pytest.mark.lava
 def test_lava_confirmation_agrees_exactly(discrimination):
     b = error_budget(discrimination, duration=0.2, trials=2, seed=1, confirm_on_lava=True)
     assert b.settings["confirmed_on_lava"] is True

@@ -136,6 +136,7 @@ def _no_lava_children():
 
 
 # -------------------------------------------------------------- agreement
+@pytest.mark.lava
 def test_rasters_identical_two_splits_leak_and_bias_exponents():
     fixed = random_two_split()
     em = emulate(fixed, 150, trials=2, seed=3, record=True, allow_unstable=True)  # random weights
@@ -147,6 +148,7 @@ def test_rasters_identical_two_splits_leak_and_bias_exponents():
     np.testing.assert_array_equal(lv.raster.sum(axis=1), lv.counts)
 
 
+@pytest.mark.lava
 def test_same_seed_same_initial_voltages():
     fixed = random_two_split(seed=4, delays=True)
     v0 = fixed.initial_voltages(1, 11)[0]
@@ -159,6 +161,7 @@ def test_same_seed_same_initial_voltages():
                                                  allow_unstable=True).raster)
 
 
+@pytest.mark.lava
 def test_realistic_inhibitory_network_counts_2000_steps():
     fixed = discrimination_network()
     assert check_lava_compatible(fixed) == ("inhibitory", "mixed")
@@ -170,6 +173,7 @@ def test_realistic_inhibitory_network_counts_2000_steps():
     assert np.sum(np.delete(rates, tasks.TARGET) > 0) < 10  # the rest nearly silent
 
 
+@pytest.mark.lava
 def test_delta_synapses_with_delays_up_to_63_counts_2000_steps():
     fixed = delta_delay_network()
     assert fixed.max_delay == 63
@@ -179,6 +183,7 @@ def test_delta_synapses_with_delays_up_to_63_counts_2000_steps():
     np.testing.assert_array_equal(lv.counts, em.counts)
 
 
+@pytest.mark.lava
 def test_u_wrap_and_v_saturation_counts_2000_steps():
     fixed, v0 = extreme_network()
     spikes, events = reference_run(fixed, v0, 2000)
@@ -192,6 +197,7 @@ def test_u_wrap_and_v_saturation_counts_2000_steps():
     np.testing.assert_array_equal(lv.counts, em.counts)
 
 
+@pytest.mark.lava
 def test_int32_wrap_of_large_summed_input():
     """|summed input| >= 2^25: Lava's int32 shift and add wrap (the emulator follows)."""
     fixed, v0 = extreme_network(weight_exp=20, du=300)
@@ -203,6 +209,7 @@ def test_int32_wrap_of_large_summed_input():
     np.testing.assert_array_equal(lv.raster, em.raster)
 
 
+@pytest.mark.lava
 def test_floating_pt_is_close_to_fixed_pt():
     fixed = discrimination_network()
     fx = run_lava(fixed, 2000, seed=5)
@@ -223,6 +230,7 @@ def test_float_parameters_fold_exponents_and_shifts():
 
 
 # --------------------------------------------------------- runtime safety
+@pytest.mark.lava
 def test_timeout_raises_and_leaves_no_process():
     fixed = random_two_split()
     with pytest.raises(TimeoutError, match="10000000 steps.*timeout=0.5"):
@@ -230,6 +238,7 @@ def test_timeout_raises_and_leaves_no_process():
     assert _no_lava_children()
 
 
+@pytest.mark.lava
 def test_crash_inside_a_process_raises_at_once_and_cleans_up():
     import_lava()
     from lava.proc.dense.process import DelayDense
@@ -245,6 +254,7 @@ def test_crash_inside_a_process_raises_at_once_and_cleans_up():
     assert _no_lava_children()
 
 
+@pytest.mark.lava
 def test_keyboard_interrupt_stops_the_runtime():
     fixed = random_two_split()
     timer = threading.Timer(1.5, _thread.interrupt_main)
@@ -257,6 +267,7 @@ def test_keyboard_interrupt_stops_the_runtime():
     assert _no_lava_children()
 
 
+@pytest.mark.lava
 def test_loihi2_target_needs_lava_loihi():
     from compiler.backends.lava.runtime import loihi_available
 
@@ -277,6 +288,7 @@ def test_loihi2_hardware_matches_emulator():
 
 
 # ----------------------------------------------------------- validation
+@pytest.mark.lava
 @pytest.mark.parametrize("bits", range(1, 9))
 @pytest.mark.parametrize("mode", SIGN_MODES)
 def test_representable_range_matches_lavas_clip_and_truncate(mode, bits):

@@ -100,6 +100,17 @@ def test_defaults_are_exact_and_in_range(discrimination):
     assert fixed.dv == 0 and fixed.delays is None
 
 
+@pytest.mark.lava
+@pytest.mark.parametrize("splits", [1, 2, 3])
+def test_lava_keeps_every_compiled_weight(discrimination, splits):
+    """Lava's own clipping and truncation leave the compiled integers unchanged (the
+    core suite checks the ranges without Lava; this is the same check by Lava)."""
+    for net in (discrimination[1], small_network(n=12, mixed=True, tau_syn=2e-3)):
+        fixed = compile_quiet(net, weight_splits=splits)
+        for w in fixed.weights:
+            assert np.array_equal(lava_keeps(w, fixed.num_weight_bits), w)
+
+
 @pytest.mark.parametrize("splits", [1, 2, 3])
 def test_mixed_sign_weights_are_exact(splits):
     net = small_network(n=12, mixed=True, tau_syn=2e-3)

@@ -218,6 +218,7 @@ def _lava_running(r):
 
 
 # ------------------------------------------------------- the command line
+@pytest.mark.lava
 def test_sigterm_of_a_lava_solve_exits_143_and_leaves_no_process_or_segment(run, problem_file):
     r = _lava_solve(run, problem_file)
     r.wait_for(_lava_running(r))
@@ -234,6 +235,7 @@ def test_sigterm_of_a_lava_solve_exits_143_and_leaves_no_process_or_segment(run,
     assert exited < 15, exited
 
 
+@pytest.mark.lava
 def test_sigterm_while_lava_forks_its_processes_is_not_lost(run, problem_file):
     # The first forked child appears while Lava is still forking the others: a signal
     # landing in fork()'s Python callbacks was dropped by CPython and the run went on.
@@ -247,6 +249,7 @@ def test_sigterm_while_lava_forks_its_processes_is_not_lost(run, problem_file):
     assert _last_line(r.stderr()) == "error: terminated by SIGTERM"
 
 
+@pytest.mark.lava
 def test_sigterm_to_the_whole_process_group_of_a_lava_solve(run, problem_file):
     # As systemd or a shell's job control do: the children die at once (default action
     # again), so the parent must not wait for Lava's stop() to answer.
@@ -261,6 +264,7 @@ def test_sigterm_to_the_whole_process_group_of_a_lava_solve(run, problem_file):
     assert _last_line(r.stderr()) == "error: terminated by SIGTERM"
 
 
+@pytest.mark.lava
 def test_sigkill_of_the_parent_takes_lava_children_with_it(run, problem_file):
     # No finally runs: the children die by PR_SET_PDEATHSIG, then the resource tracker
     # unlinks the segments.
@@ -357,6 +361,7 @@ def network():
                              bias_exp=rng.integers(0, 4, n), vth=2000, du=200, dv=40, dt=1e-4)
 
 
+@pytest.mark.lava
 def test_any_base_exception_from_a_signal_stops_lava_and_frees_its_segments(network, sigusr1_raises):
     from compiler import run_lava
 
@@ -370,6 +375,7 @@ def test_any_base_exception_from_a_signal_stops_lava_and_frees_its_segments(netw
     assert trigger.segments and not [n for n in trigger.segments if os.path.exists(os.path.join(SHM, n))]
 
 
+@pytest.mark.lava
 def test_a_second_signal_during_cleanup_skips_the_graceful_stop_and_is_re_raised(
         network, sigusr1_raises, monkeypatch):
     from compiler import run_lava

@@ -34,6 +34,7 @@ def test_auto_picks_sparse_only_for_sparse_weights(fixed):
         resolve_connectivity(fixed, "csr")
 
 
+@pytest.mark.lava
 def test_sparse_processes_are_built(fixed):
     from lava.proc.sparse.process import Sparse
 
@@ -41,6 +42,7 @@ def test_sparse_processes_are_built(fixed):
     assert net.connections and all(isinstance(c, Sparse) for c in net.connections)
 
 
+@pytest.mark.lava
 def test_sparse_and_dense_lava_match_the_emulator_spike_for_spike(fixed):
     steps = 2000
     emulated = compiler.emulate(fixed, steps, trials=2, seed=5, allow_unstable=True)
@@ -52,6 +54,7 @@ def test_sparse_and_dense_lava_match_the_emulator_spike_for_spike(fixed):
     np.testing.assert_array_equal(dense.counts, emulated.counts[:1])
 
 
+@pytest.mark.lava
 def test_sparse_rasters_identical_on_a_short_run(fixed):
     em = compiler.emulate(fixed, 120, seed=2, record=True, allow_unstable=True)
     lv = compiler.run_lava(fixed, 120, seed=2, record=True, connectivity="sparse")

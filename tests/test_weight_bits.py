@@ -74,6 +74,7 @@ def format_mantissas(fmt, mode):
 
 
 # ------------------------------------------------------------ one meaning of bits
+@pytest.mark.lava
 @pytest.mark.parametrize("bits", [2, 4, 6, 7, 8])
 def test_config_bits_and_compile_bits_give_the_same_representable_values(tmp_path, bits):
     loihi2 = HardwareConfig.load("loihi2")
@@ -103,6 +104,7 @@ def test_mantissa6_config_compiles_to_the_same_network_as_weight_bits_6(tmp_path
     assert via_config.info["lava_compatible"]
 
 
+@pytest.mark.lava
 def test_mantissa6_config_runs_on_lava_spike_for_spike(tmp_path):
     fixed = compile_quiet(random_network(), hw=loihi2_with_weight_bits(tmp_path, 6), dt=1e-3)
     assert fixed.num_weight_bits == 6

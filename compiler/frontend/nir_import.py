@@ -259,7 +259,7 @@ def _vector(name, node, key, n, low=None, allow_inf=False, strict=True) -> np.nd
         i = int(np.flatnonzero(bad)[0])
         wanted = ("finite" if not allow_inf else "not NaN") + (
             "" if low is None else f" and {'>' if strict else '>='} {low:g}")
-        raise ValueError(f"{_label(name, node)}: {key}[{i}] = {arr[i]!r}, must be {wanted}")
+        raise ValueError(f"{_label(name, node)}: {key}[{i}] = {arr[i]:g}, must be {wanted}")
     return arr
 
 
@@ -409,8 +409,8 @@ def _block(name, node, offset, n) -> _Block:
     bad = v_reset >= theta
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{_label(name, node)}: v_reset[{i}] = {v_reset[i]!r} must be below "
-                         f"v_threshold[{i}] = {theta[i]!r} (the reset depth v_threshold - v_reset "
+        raise ValueError(f"{_label(name, node)}: v_reset[{i}] = {v_reset[i]:g} must be below "
+                         f"v_threshold[{i}] = {theta[i]:g} (the reset depth v_threshold - v_reset "
                          f"must be > 0)")
     gain, extra, leak, kernel = r, np.zeros(n), None, ()
     if kind in ("LIF", "CubaLIF"):
@@ -429,7 +429,7 @@ def _block(name, node, offset, n) -> _Block:
             kernel = ((tau_syn, name),) if tau_syn > 0 else ()
     if not np.all(np.isfinite(gain)):
         i = int(np.flatnonzero(~np.isfinite(gain))[0])
-        raise ValueError(f"{_label(name, node)}: r[{i}] = {r[i]!r} gives an undefined input gain; "
+        raise ValueError(f"{_label(name, node)}: r[{i}] = {r[i]:g} gives an undefined input gain; "
                          f"r must be finite")
     return _Block(name, offset, n, gain, extra, leak, kernel, theta, theta - v_reset)
 
@@ -441,9 +441,9 @@ def _load(graph_or_path):
     if isinstance(graph_or_path, (str, os.PathLike)):
         path = os.fspath(graph_or_path)
         if not os.path.isfile(path):
-            raise FileNotFoundError(2, "No such file", path)
-        try:
-            graph = nir.read(path)
+            raise FileNotFoundError(2, "No such file or directory", path)
+        try:  # from_nir checks types itself, naming the node (nir's check names none)
+            graph = nir.read(path, type_check=False)
         except Exception as exc:  # h5py, KeyError, AssertionError: not a NIR graph
             raise ValueError(f"{path}: not a readable NIR graph ({type(exc).__name__}: {exc})".split("\n")[0]) \
                 from None

@@ -7,7 +7,7 @@ from compiler.quantization.quantize import BIAS_BITS_RANGE, MAX_SPLITS
 from compiler.system import resources
 from ..network import build_network
 from ..solve import CHIP_DT
-from ._common import (add_force_argument, add_hw_argument, int_range, load_problem,
+from ._common import (CliError, add_force_argument, add_hw_argument, int_range, load_problem,
                       non_negative_float, output_path, positive_float, positive_int, print_json,
                       seed)
 
@@ -15,16 +15,28 @@ ORDER = 10
 
 
 def cmd_compile(args):
-    """Compile the tuned network of a problem and print the quantization report."""
-    output_path(args.output, args.problem)
-    problem = load_problem(args.problem, args.force)
-    resources.check_problem(problem.n_inputs, problem.n_causes, chip=True,
-                            splits=args.weight_splits or "auto", emulate=False, force=args.force)
-    network = build_network(problem, tau_syn=args.tau_syn)
+    """Compile the tuned network of a problem, or a NIR graph's network (``--nir``,
+    :func:`compiler.from_nir`), and print the quantization report."""
+    if (args.problem is None) == (args.nir is None):
+        raise CliError("compile: give a problem file or --nir GRAPH, not both" if args.problem
+                       else "compile: give a problem file or --nir GRAPH")
     splits = args.weight_splits if args.weight_splits is not None else "auto"
+    if args.nir is not None:
+        if args.tau_syn is not None:
+            raise CliError("compile: --tau-syn applies to a problem's network; a NIR graph carries "
+                           "its own synapses")
+        output_path(args.output, args.nir)
+        network = compiler.from_nir(args.nir)
+    else:
+        output_path(args.output, args.problem)
+        problem = load_problem(args.problem, args.force)
+        resources.check_problem(problem.n_inputs, problem.n_causes, chip=True,
+                                splits=splits, emulate=False, force=args.force)
+        network = build_network(problem, tau_syn=5e-3 if args.tau_syn is None else args.tau_syn)
     fixed = compiler.compile(network, hw=args.hw, dt=args.dt, strict=args.strict,
                              weight_bits=args.weight_bits, bias_bits=args.bias_bits,
-                             rounding=args.rounding, weight_splits=splits, seed=args.seed)
+                             rounding=args.rounding, weight_splits=splits, seed=args.seed,
+                             allow_unstable=args.allow_unstable)
     report = compiler.quantization_report(fixed)
     if args.json:
         print_json(report)
@@ -55,8 +67,9 @@ def loihi_status() -> str:
     try:
         return ("installed: --backend loihi2 runs on hardware" if compiler.backends.lava.loihi_available()
                 else "not installed: Loihi hardware needs Intel's lava-loihi (CPU simulation works)")
-    except compiler.BackendUnavailable as exc:
-        return f"lava-nc unavailable: {exc}"
+    except compiler.BackendUnavailable:
+        return ("not installed: Loihi hardware needs Intel's lava-loihi on top of lava-nc, "
+                "which is not installed here (see backends)")
 
 
 def cmd_info(args):
@@ -97,12 +110,14 @@ def cmd_info(args):
 
 
 def register(sub):
-    p = sub.add_parser("compile", help="quantize a problem's network for a chip; print the report")
-    p.add_argument("problem")
+    p = sub.add_parser("compile", help="quantize a problem's (or a NIR graph's) network for a chip; "
+                                       "print the report")
+    p.add_argument("problem", nargs="?", help="problem file (.npz); or give --nir")
+    p.add_argument("--nir", metavar="GRAPH", help="compile the network of a NIR graph (.nir) instead")
     add_hw_argument(p)
     p.add_argument("--dt", type=positive_float("--dt"), default=CHIP_DT, help="seconds per chip step")
-    p.add_argument("--tau-syn", type=non_negative_float("--tau-syn"), default=5e-3,
-                   help="synaptic time constant (s), 0 = delta")
+    p.add_argument("--tau-syn", type=non_negative_float("--tau-syn"), default=None,
+                   help="synaptic time constant (s) of a problem's network, 0 = delta (default 5e-3)")
     p.add_argument("--weight-bits", type=positive_int("--weight-bits"), default=None)
     p.add_argument("--bias-bits", type=int_range("--bias-bits", *BIAS_BITS_RANGE), default=None)
     p.add_argument("--weight-splits", type=positive_int("--weight-splits", MAX_SPLITS), default=None,
@@ -110,6 +125,8 @@ def register(sub):
     p.add_argument("--rounding", choices=["nearest", "stochastic"], default="nearest")
     p.add_argument("--seed", type=seed, default=None)
     p.add_argument("--strict", action="store_true", help="fail instead of clipping")
+    p.add_argument("--allow-unstable", action="store_true",
+                   help="compile a network whose rates can run away (see the stability check)")
     p.add_argument("-o", "--output", help="write the compiled network (.npz)")
     add_force_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
