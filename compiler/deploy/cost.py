@@ -9,19 +9,24 @@ For a run of ``T`` steps with spike counts ``n_j`` per neuron (mean over trials)
 
     \text{SynOps} = \sum_j n_j f_j,\qquad \text{NeuronUpdates} = N T,
 
-    E \approx \text{SynOps}\,e_{syn} + \text{NeuronUpdates}\,e_{neu},
+    E \approx \text{SynOps}\,e_{syn} + \text{NeuronUpdates}\,e_{neu}
+              + P_{chip}\,e_{chip},
 
 with ``e_syn`` = ``energy.synaptic_op_pj`` and ``e_neu`` = ``energy.neuron_update_pj``
 from the hardware config (Davies et al. 2018, IEEE Micro, Loihi 1 figures; for Loihi 2
 they are *assumed* and listed as unverified in the config). Spike packets between cores
-and chips come from a :class:`compiler.deploy.placement.Placement` and are counted but not
-priced (the configs carry no per-hop energy figure). The time per decode is the model
+and chips come from a :class:`compiler.deploy.placement.Placement`: :math:`P_{chip} = T
+\sum_j \rho_j |H_j \setminus \{h_j\}|` packets cross chips, priced at
+:math:`e_{chip}` = ``board.inter_chip_spike_pj`` when the config gives it (a board
+config, :mod:`compiler.hardware.config`), else counted only (0 J); packets between cores
+are counted, not priced (no per-hop figure in the configs). The time per decode is the model
 time ``T * dt``; the chip's wall-clock time per step is not in the configs, so no wall
 time is claimed.
 """
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from compiler.quantization.fixed_point import FixedPointNetwork
 from compiler.hardware.config import load_hardware
@@ -58,28 +63,41 @@ def estimate_cost(fixed: FixedPointNetwork, result, hw=None, placement: Placemen
     if counts.shape != (fixed.n,):
         raise ValueError(f"result has counts for {counts.shape[0]} neurons, the network has {fixed.n}")
     fan_out = np.zeros(fixed.n)
-    for w in fixed.weights:
-        fan_out += (w != 0).sum(axis=0)
+    for w in fixed.weights:  # dense or CSR splits (a stored zero is no synapse)
+        if sp.issparse(w):
+            w = w.tocsr()
+            fan_out += np.bincount(w.indices[w.data != 0], minlength=fixed.n)
+        else:
+            fan_out += (np.asarray(w) != 0).sum(axis=0)
     if placement is None:
         placement = place(fixed, hw=hw, rates=result)
     syn_ops = float(counts @ fan_out)
     updates = float(fixed.n * steps)
-    energy_pj = syn_ops * hw.synaptic_op_pj + updates * hw.neuron_update_pj
+    chip_packets = placement.traffic()["chip_crossings"] * steps
+    chip_pj = 0.0 if hw.inter_chip_spike_pj is None else chip_packets * hw.inter_chip_spike_pj
+    energy_pj = syn_ops * hw.synaptic_op_pj + updates * hw.neuron_update_pj + chip_pj
     return {"label": "estimate", "hw": hw.name, "steps": steps,
             "spikes": float(counts.sum()), "synaptic_ops": syn_ops, "neuron_updates": updates,
             "packets_between_cores": placement.traffic()["core_crossings"] * steps,
-            "packets_between_chips": placement.traffic()["chip_crossings"] * steps,
+            "packets_between_chips": chip_packets,
             "cores": placement.n_cores, "chips": placement.n_chips,
             "energy_j": energy_pj * 1e-12,
             "energy_synaptic_j": syn_ops * hw.synaptic_op_pj * 1e-12,
             "energy_neuron_j": updates * hw.neuron_update_pj * 1e-12,
+            "energy_inter_chip_j": chip_pj * 1e-12,
+            "inter_chip_priced": hw.inter_chip_spike_pj is not None,
             "model_time_s": steps * fixed.dt,
-            "model": "E = SynOps * synaptic_op_pj + N * steps * neuron_update_pj; "
-                     "inter-core/chip packets counted, not priced; wall time not estimated",
+            "model": "E = SynOps * synaptic_op_pj + N * steps * neuron_update_pj"
+                     + (" + chip packets * inter_chip_spike_pj; inter-core packets counted, not priced"
+                        if hw.inter_chip_spike_pj is not None else
+                        "; inter-core/chip packets counted, not priced (no board.inter_chip_spike_pj)")
+                     + "; wall time not estimated",
             "figures": {"synaptic_op_pj": hw.synaptic_op_pj, "neuron_update_pj": hw.neuron_update_pj,
+                        "inter_chip_spike_pj": hw.inter_chip_spike_pj,
                         "source": "Davies et al. 2018, IEEE Micro 38(1) (Loihi 1), via compiler/hardware/configs/"
                                   f"{hw.name}.toml"},
-            "unverified": [k for k in ("energy.synaptic_op_pj", "energy.neuron_update_pj")
+            "unverified": [k for k in ("energy.synaptic_op_pj", "energy.neuron_update_pj",
+                                       "board.inter_chip_spike_pj")
                            if hw.is_unverified(k)]}
 
 

@@ -23,23 +23,60 @@ quantization report):
   the weight bits (``num_weight_bits``), :math:`b_d` the delay bits (6 with
   DelayDense, else 0). :math:`B_c \le` ``core.synapse_memory_bits``. Loihi's real
   synapse encodings (run-length, box) differ in detail; this is the model.
+* **Chips**: at most ``core.cores_per_chip`` cores per chip, and at most
+  ``board.chips_per_board`` chips when the config describes a board (e.g.
+  ``kapoho_point``: 8 Loihi 2 chips), or ``max_chips`` when given.
 
 Traffic: neuron :math:`j` fires :math:`\rho_j` spikes per step (from measured rates when
 given, else 1). A spike is sent once to every core holding one of its targets, so the
 spikes crossing cores per step are :math:`\sum_j \rho_j\, |C_j \setminus \{c_j\}|`
-(:math:`C_j` the destination cores of :math:`j`), and likewise for chips.
+(:math:`C_j` the destination cores of :math:`j`), and crossing chips
+:math:`\sum_j \rho_j\, |H_j \setminus \{h_j\}|` (:math:`H_j` the chips of :math:`C_j`).
 
-Partitioning is recursive bisection of the synapse graph (undirected, edge weight
-:math:`\rho_j + \rho_i` for the synapse pair) with networkx's Kernighan-Lin refinement of
-an initial split taken from a reverse Cuthill-McKee ordering; a group is split when it
-breaks a core limit, into parts sized by how many cores it needs. Cores come out in
-depth-first order, so consecutive cores are graph neighbours; chips take
-``core.cores_per_chip`` consecutive cores.
+Partitioning (``method="metis"``, the default when pymetis is installed)
+------------------------------------------------------------------------
+1. The synapse graph is made undirected with edge weight :math:`\rho_j + \rho_i` for
+   the synapse pair (integers for METIS, scaled to at most 1000) and cut by METIS
+   k-way (pymetis) into :math:`k_0` parts, with two balance constraints per vertex:
+   1 (neurons) and its fan-in (synapses stored on its core, the synapse-memory proxy),
+   :math:`k_0 = \max(\lceil N / n_{core} \rceil,\ \lceil K\,\mathrm{nnz}\,(b + \lceil\log_2
+   n\rceil) / B_{core} \rceil)` over a fill of 0.95 (:data:`METIS_FILL`).
+2. **Refinement**: every part that breaks a per-core limit (neurons, synapse memory,
+   input axons) is cut again by METIS on its own subgraph into as many parts as that
+   limit needs, until none does; then every core over ``core.output_axons_per_core``
+   is cut the same way (its neurons' destinations change with the partition, so this
+   alternates with the first kind until both hold). ``Placement.info["refined"]``
+   counts the re-cuts per limit; the report's ``binding`` names the limit closest to
+   full.
+3. When refinement grew the core count by more than 10 %, step 1 runs again with the
+   refined count and the assignment with fewer cores (then less traffic) is kept.
+4. **Chips**: the core graph (cores as vertices, edge weight the spikes per step between
+   them) is cut by METIS into :math:`\lceil \text{cores} / \text{cores\_per\_chip} \rceil`
+   parts, then cores are moved greedily out of over-full chips to the chip they send
+   most to that has room. Cores are numbered chip by chip.
+
+Time and memory, with :math:`\mathrm{nnz}` synapses: building the synapse graph,
+the per-core resources and the traffic are :math:`O(\mathrm{nnz} \log \mathrm{nnz})` time
+(one sort of (core, source) keys) and :math:`O(N + \mathrm{nnz})` memory; METIS is
+:math:`O(\mathrm{nnz})` per level, about :math:`O(\mathrm{nnz} \log k)` in all; each
+refinement round touches only the rows of the parts it cuts. Nothing is :math:`N \times N`
+(a dense input is :math:`N \times N` already; it is read once into a CSR pattern).
+Measured: ``docs/deployment.md``.
+
+The older methods stay: ``"kl"`` (recursive bisection of the synapse graph with
+networkx's Kernighan-Lin refinement of an initial split taken from a reverse
+Cuthill-McKee ordering; a group is split when it breaks a core limit, into parts sized
+by how many cores it needs; cores in depth-first order, chips take
+``core.cores_per_chip`` consecutive cores), ``"rcm"`` (the same without Kernighan-Lin)
+and ``"random"`` (a baseline). ``"auto"`` is ``"metis"`` when pymetis is importable, else
+``"kl"`` with a warning up to :data:`KL_FALLBACK_MAX_NEURONS` neurons and an error above.
 """
 from __future__ import annotations
 
 import math
 import os
+import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -57,6 +94,21 @@ KL_MAX_ITER = 3
 """Kernighan-Lin passes per bisection (networkx ``max_iter``). Measured on a 10,000-neuron
 sparse network: 3 passes gave the same 26 cores and a cut within 1 % of 10 passes, 4x faster."""
 
+KL_FALLBACK_MAX_NEURONS = 20_000
+"""Without pymetis, ``method="auto"`` falls back to ``"kl"`` (with a warning) up to this many
+neurons and refuses above (Kernighan-Lin took 28 s at 10,000 neurons and grows faster than
+linearly)."""
+
+METIS_FILL = 0.95
+"""Fraction of a core's neurons and synapse memory the first METIS cut aims at (METIS
+balances within a few per cent; refinement fixes the rest)."""
+
+METIS_MAX_EDGE_WEIGHT = 1000
+"""Largest integer edge weight handed to METIS (rates are scaled to 1..this)."""
+
+METHODS = ("auto", "metis", "kl", "rcm", "random")
+"""Accepted ``place(method=)`` values."""
+
 LIMIT_KEYS = {"neurons": "core.neurons_per_core", "synapse_memory": "core.synapse_memory_bits",
               "input_axons": "core.input_axons_per_core", "output_axons": "core.output_axons_per_core"}
 """Per-core resource -> the hardware config key that limits it."""
@@ -68,11 +120,49 @@ class PlacementError(ValueError):
 
 # ------------------------------------------------------------------ resource model
 def synapse_matrix(fixed: FixedPointNetwork) -> sp.csr_matrix:
-    """Boolean (post, pre) CSR matrix of the synapses present in any weight split."""
-    mask = np.zeros((fixed.n, fixed.n), bool)
-    for w in fixed.weights:
-        mask |= w != 0
-    return sp.csr_matrix(mask)
+    """Boolean (post, pre) CSR matrix of the synapses present in any weight split
+    (a stored entry that is zero in every split is no synapse).
+
+    Dense splits (N x N already) and CSR splits are both read; CSR splits sharing one
+    ``indptr``/``indices`` (the :class:`FixedPointNetwork` layout) are combined in
+    :math:`O(\\mathrm{nnz})` time and memory without densifying; other CSR splits are
+    united with sparse additions.
+    """
+    ws = tuple(fixed.weights)
+    n = int(fixed.n)
+    if not ws:
+        return sp.csr_matrix((n, n), dtype=bool)
+    if not any(sp.issparse(w) for w in ws):
+        mask = np.zeros((n, n), bool)
+        for w in ws:
+            mask |= np.asarray(w) != 0
+        return sp.csr_matrix(mask)
+    mats = [w.tocsr() if sp.issparse(w) else sp.csr_matrix(np.asarray(w)) for w in ws]
+    first = mats[0]
+    same = all(m.indptr is first.indptr or (m.indptr.shape == first.indptr.shape
+                                            and m.indices.shape == first.indices.shape
+                                            and np.array_equal(m.indptr, first.indptr)
+                                            and np.array_equal(m.indices, first.indices)) for m in mats[1:])
+    if same and first.has_sorted_indices:
+        keep = first.data != 0
+        for m in mats[1:]:
+            keep |= m.data != 0
+        counts = np.add.reduceat(keep.astype(np.int64), first.indptr[:-1]) if first.nnz else np.zeros(n, np.int64)
+        counts[np.diff(first.indptr) == 0] = 0  # reduceat of an empty row repeats the next value
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        out = sp.csr_matrix((np.ones(int(indptr[-1]), bool), first.indices[keep], indptr), shape=(n, n))
+    else:
+        out = None
+        for m in mats:
+            m = m.copy()
+            m.eliminate_zeros()
+            pattern = sp.csr_matrix((np.ones(m.nnz, np.int8), m.indices, m.indptr), shape=(n, n))
+            out = pattern if out is None else out + pattern
+        out = sp.csr_matrix((np.ones(out.nnz, bool), out.indices, out.indptr), shape=(n, n))
+    out.sort_indices()
+    out.has_canonical_format = True
+    return out
 
 
 def bits_per_synapse(fixed: FixedPointNetwork, hw: HardwareConfig) -> int:
@@ -83,6 +173,15 @@ def bits_per_synapse(fixed: FixedPointNetwork, hw: HardwareConfig) -> int:
 
 def _index_bits(n_core: int) -> int:
     return int(math.ceil(math.log2(max(n_core, 2))))
+
+
+def _index_bits_array(n_core: np.ndarray) -> np.ndarray:
+    n = np.maximum(np.asarray(n_core, np.int64), 2) - 1
+    bits = np.zeros(n.shape, np.int64)
+    while np.any(n > 0):  # bit length of n_c - 1 = ceil(log2 n_c), exact for every integer
+        bits += n > 0
+        n = n >> 1
+    return bits
 
 
 def group_resources(syn: sp.csr_matrix, members: np.ndarray, splits: int, bits: int) -> dict:
@@ -96,6 +195,53 @@ def group_resources(syn: sp.csr_matrix, members: np.ndarray, splits: int, bits: 
     sparse = k * (bits + _index_bits(n_c))
     memory = splits * int(np.minimum(dense, sparse).sum())
     return {"neurons": n_c, "input_axons": splits * int(k.size), "synapse_memory": memory}
+
+
+def _pairs(syn: sp.csr_matrix, part_of: np.ndarray, rows: Optional[np.ndarray] = None):
+    r"""Distinct (part, source) pairs of the synapses onto ``rows`` (all when None):
+    parts :math:`c`, sources :math:`j` and synapse counts :math:`k_{jc}`, sorted by part.
+    One sort of :math:`\mathrm{nnz}` int64 keys: :math:`O(\mathrm{nnz}\log\mathrm{nnz})`."""
+    n = np.int64(syn.shape[1])
+    if rows is None:
+        indptr, indices, lab = syn.indptr, syn.indices, part_of
+    else:
+        sub = syn[rows]
+        indptr, indices, lab = sub.indptr, sub.indices, part_of[rows]
+    key = np.repeat(np.asarray(lab, np.int64), np.diff(indptr))
+    key *= n
+    key += indices
+    key.sort()
+    if key.size == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    first = np.empty(key.size, bool)
+    first[0] = True
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    del first
+    counts = np.diff(np.append(starts, key.size))
+    uniq = key[starts]
+    del key
+    return uniq // n, uniq % n, counts
+
+
+def core_resources(syn: sp.csr_matrix, core_of: np.ndarray, n_cores: int, splits: int, bits: int,
+                   rows: Optional[np.ndarray] = None) -> dict:
+    r"""Per-core neurons, input axons and synapse memory :math:`B_c` of an assignment
+    (the model of the module docstring, as :func:`group_resources` for every core at once).
+
+    ``rows``: restrict to these neurons (their cores' figures are exact only when
+    ``rows`` holds every neuron of those cores). :math:`O(\mathrm{nnz}\log\mathrm{nnz})`
+    time, :math:`O(\mathrm{nnz})` memory.
+    """
+    lab = core_of if rows is None else core_of[rows]
+    neurons = np.bincount(lab, minlength=n_cores).astype(np.int64)
+    core, _src, k = _pairs(syn, core_of, rows)
+    n_c = neurons[core]
+    per_pair = np.minimum(n_c * bits, k * (bits + _index_bits_array(n_c)))
+    memory = splits * np.bincount(core, weights=per_pair, minlength=n_cores)
+    return {"neurons": neurons, "input_axons": splits * np.bincount(core, minlength=n_cores).astype(np.int64),
+            "synapse_memory": np.rint(memory).astype(np.int64)}
 
 
 def synapse_memory_bits(fixed: FixedPointNetwork, hw: Union[str, HardwareConfig, None] = None) -> int:
@@ -141,19 +287,16 @@ def spike_rates_per_step(fixed: FixedPointNetwork, rates=None) -> tuple:
 def destination_counts(syn: sp.csr_matrix, part_of: np.ndarray) -> np.ndarray:
     r"""Per source neuron :math:`j`, the number of distinct parts (cores or chips) that
     hold at least one of its targets, :math:`|C_j|`."""
-    coo = syn.tocoo()
-    pairs = np.unique(coo.col.astype(np.int64) * (int(part_of.max()) + 1) + part_of[coo.row])
-    return np.bincount(pairs // (int(part_of.max()) + 1), minlength=syn.shape[1])
+    _part, src, _k = _pairs(syn, np.asarray(part_of, np.int64))
+    return np.bincount(src, minlength=syn.shape[1])
 
 
 def crossing_counts(syn: sp.csr_matrix, part_of: np.ndarray) -> np.ndarray:
     r"""Per source :math:`j`, the destination parts other than its own,
     :math:`|C_j \setminus \{c_j\}|` (its spike's crossings)."""
-    coo = syn.tocoo()
-    width = int(part_of.max()) + 1
-    keys = np.unique(coo.col.astype(np.int64) * width + part_of[coo.row])
-    src, dst = keys // width, keys % width
-    other = dst != part_of[src]
+    part_of = np.asarray(part_of, np.int64)
+    part, src, _k = _pairs(syn, part_of)
+    other = part != part_of[src]
     return np.bincount(src[other], minlength=syn.shape[1])
 
 
@@ -165,6 +308,12 @@ def _limits(hw: HardwareConfig) -> dict:
 
 def _cores_needed(res: dict, limits: dict) -> int:
     return max(math.ceil(res[k] / limits[k]) for k in limits)
+
+
+def _single_neuron_error(neuron: int, res: dict, limits: dict) -> PlacementError:
+    key = max(limits, key=lambda k: res[k] / limits[k])
+    return PlacementError(f"neuron {int(neuron)} alone needs {key.replace('_', ' ')} {int(res[key])} > "
+                          f"{LIMIT_KEYS[key]} = {limits[key]}: it cannot fit on any core")
 
 
 def _split(syn_sym: sp.csr_matrix, members: np.ndarray, n_left: int, rng, use_kl: bool):
@@ -197,10 +346,7 @@ def _bisect(syn, syn_sym, members, splits, bits, limits, rng, use_kl, out):
         out.append(members)
         return
     if len(members) == 1:
-        key = max(limits, key=lambda k: res[k] / limits[k])
-        raise PlacementError(
-            f"neuron {int(members[0])} alone needs {key.replace('_', ' ')} {res[key]} > "
-            f"{LIMIT_KEYS[key]} = {limits[key]}: it cannot fit on any core")
+        raise _single_neuron_error(members[0], res, limits)
     need = min(need, len(members))
     k_left = need // 2
     n_left = max(1, min(len(members) - 1, round(len(members) * k_left / need)))
@@ -209,50 +355,399 @@ def _bisect(syn, syn_sym, members, splits, bits, limits, rng, use_kl, out):
         _bisect(syn, syn_sym, part, splits, bits, limits, rng, use_kl, out)
 
 
+def _traffic_graph(syn: sp.csr_matrix, rho: np.ndarray) -> sp.csr_matrix:
+    r"""Undirected synapse graph, edge weight :math:`\rho_j + \rho_i` for the pair (no
+    diagonal). :math:`O(\mathrm{nnz})` memory (about twice ``syn``'s pattern)."""
+    n = syn.shape[0]
+    weighted = sp.csr_matrix((rho[syn.indices], syn.indices, syn.indptr), shape=(n, n))
+    sym = (weighted + weighted.T).tocsr()
+    del weighted
+    coo_rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(sym.indptr))
+    off = coo_rows != sym.indices
+    if not np.all(off):
+        sym = sp.csr_matrix((sym.data[off], sym.indices[off],
+                             np.concatenate([[0], np.cumsum(np.bincount(coo_rows[off], minlength=n))])),
+                            shape=(n, n))
+    del coo_rows, off
+    sym.sort_indices()
+    return sym
+
+
+def _metis_available() -> bool:
+    try:
+        import pymetis  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _metis(graph: sp.csr_matrix, nparts: int, vweights: Optional[np.ndarray], seed: int,
+           ufactor: int = 30) -> np.ndarray:
+    """METIS k-way parts of a symmetric CSR graph (``graph.data`` the edge weights, any
+    positive floats; uniform weights are passed as none). ``vweights``: (n, ncon) ints."""
+    import pymetis
+
+    n = graph.shape[0]
+    nparts = int(min(nparts, n))
+    if nparts <= 1:
+        return np.zeros(n, np.int64)
+    if nparts >= n:  # one vertex per part (METIS refuses)
+        return np.arange(n, dtype=np.int64)
+    if graph.nnz == 0:  # no edges: any balanced split is optimal
+        return (np.arange(n, dtype=np.int64) * nparts) // n
+    dt = pymetis.zero_copy_dtype()
+    data = graph.data
+    eweights = None
+    if data.size and data.max() > data.min() * (1 + 1e-9):
+        eweights = np.maximum(1, np.rint(data * (METIS_MAX_EDGE_WEIGHT / data.max()))).astype(dt)
+    opts = pymetis.Options()
+    opts.seed = int(seed)
+    opts.ufactor = int(ufactor)
+    vw = None if vweights is None else np.ascontiguousarray(vweights, dtype=dt).ravel()
+    res = pymetis.part_graph(nparts, adjacency=pymetis.CSRAdjacency(graph.indptr.astype(dt, copy=False),
+                                                                      graph.indices.astype(dt, copy=False)),
+                             vweights=vw, eweights=eweights, options=opts, recursive=False)
+    parts = np.frombuffer(res.vertex_part, dtype=np.dtype(f"i{res.vertex_part.itemsize}")).astype(np.int64)
+    # METIS may leave parts empty; renumber densely.
+    _, parts = np.unique(parts, return_inverse=True)
+    return parts.astype(np.int64).ravel()
+
+
+def _vertex_weights(syn: sp.csr_matrix, members: Optional[np.ndarray], by_memory: bool) -> Optional[np.ndarray]:
+    """One METIS balance constraint: neurons (None: unit weights), or fan-in + 1 when
+    synapse memory is what fills the cores (METIS' multi-constraint balance is too loose
+    to pack cores tightly)."""
+    if not by_memory:
+        return None
+    fan_in = np.diff(syn.indptr).astype(np.int64)
+    if members is not None:
+        fan_in = fan_in[members]
+    return (fan_in + 1)[:, None]
+
+
+def _try_moves(syn, sym, labels, c, members, res, limits, splits, bits, n_parts, order, bounds, frozen):
+    """Repair a slightly over-full part ``c`` by moving its best-connected boundary
+    neurons to neighbouring parts (the exact resources of every touched part are
+    recomputed); returns True when every touched part then fits, else undoes the moves.
+    ``order``/``bounds`` list each part's members at the start of the round; parts in
+    ``frozen`` (changed this round) receive no neurons, so those lists stay exact."""
+    ratio = max(res[k][c] / limits[k] for k in limits)
+    m = int(math.ceil(members.size * (1.0 - 1.0 / ratio))) + 1
+    if ratio > 1.25 or m > max(8, members.size // 10):
+        return False
+    sub = sym[members]
+    rows = np.repeat(np.arange(members.size), np.diff(sub.indptr))
+    dest = labels[sub.indices]
+    out = (dest != c) & ~frozen[dest]
+    inner = dest == c
+    if not np.any(out):
+        return False
+    gain = sp.coo_matrix((sub.data[out], (rows[out], dest[out])), shape=(members.size, n_parts)).tocsr()
+    inside = np.bincount(rows[inner], weights=sub.data[inner], minlength=members.size)
+    best_part = np.asarray(gain.argmax(axis=1)).ravel()
+    best_gain = np.asarray(gain.max(axis=1).todense()).ravel() - inside
+    movable = np.flatnonzero(np.asarray(gain.getnnz(axis=1)) > 0)
+    if movable.size < m:
+        return False
+    pick = movable[np.argsort(-best_gain[movable], kind="stable")[:m]]
+    old = labels[members[pick]].copy()
+    labels[members[pick]] = best_part[pick]
+    touched = np.unique(np.append(best_part[pick], c))
+    ok = True
+    for part in touched:
+        part_members = order[bounds[part]:bounds[part + 1]]
+        if part != c:
+            part_members = np.concatenate([part_members, members[pick][best_part[pick] == part]])
+        part_members = part_members[labels[part_members] == part]
+        r = group_resources(syn, part_members, splits, bits)
+        if _cores_needed(r, limits) > 1:
+            ok = False
+            break
+    if not ok:
+        labels[members[pick]] = old
+    return ok
+
+
+def _initial_parts(n: int, nnz: int, splits: int, bits: int, hw: HardwareConfig) -> int:
+    k = max(1, math.ceil(n / hw.neurons_per_core))
+    n_core = max(1, min(hw.neurons_per_core, math.ceil(n / k)))
+    k_mem = math.ceil(splits * nnz * (bits + _index_bits(n_core)) / (hw.synapse_memory_bits * METIS_FILL))
+    return int(min(n, max(k, k_mem)))
+
+
+def _metis_partition(syn, sym, splits, bits, hw, k0, seed, counts):
+    """METIS cut into ``k0`` parts, then re-cut parts that break a limit (module
+    docstring, steps 1-2). Returns core labels; ``counts`` gathers re-cuts per limit."""
+    n = syn.shape[0]
+    limits = _limits(hw)
+    by_memory = k0 > math.ceil(n / hw.neurons_per_core)
+    # Neuron-bound: allow METIS the imbalance the cores have room for (moves repair the rest).
+    slack = 30 if by_memory else int(np.clip((hw.neurons_per_core * k0 / max(n, 1) - 1) * 1000, 1, 30))
+    labels = _metis(sym, k0, _vertex_weights(syn, None, by_memory), seed, slack)
+    n_parts = int(labels.max()) + 1 if n else 0
+    res = core_resources(syn, labels, n_parts, splits, bits)
+    check = np.arange(n_parts)
+    for _round in range(256):
+        # (a) per-core limits that depend on the core's own members
+        need = np.ones(n_parts, np.int64)
+        why = np.zeros(n_parts, np.int64)
+        for i, key in enumerate(limits):
+            k_need = -(-res[key] // limits[key])
+            why = np.where(k_need > need, i, why)
+            need = np.maximum(need, k_need)
+        over = check[need[check] > 1]
+        if over.size == 0:
+            # (b) output axons depend on every core's members
+            out_axons = splits * np.bincount(labels, weights=destination_counts(syn, labels),
+                                             minlength=n_parts).astype(np.int64)
+            bad = np.flatnonzero(out_axons > hw.output_axons_per_core)
+            if bad.size == 0:
+                return labels
+            need = np.zeros(n_parts, np.int64)
+            need[bad] = np.maximum(2, -(-out_axons[bad] // hw.output_axons_per_core))
+            over = bad
+            reasons = ["output_axons"] * len(bad)
+        else:
+            reasons = [list(limits)[int(why[c])] for c in over]
+        order = np.argsort(labels, kind="stable")
+        bounds = np.searchsorted(labels[order], np.arange(n_parts + 1))
+        changed = []
+        frozen = np.zeros(n_parts + int(need[over].sum()) + 1, bool)  # parts re-cut or moved into
+        frozen[over] = True
+        for c, reason in zip(over.tolist(), reasons):
+            members = order[bounds[c]:bounds[c + 1]]
+            if members.size == 1:
+                if reason == "output_axons":
+                    raise PlacementError(f"neuron {int(members[0])} needs {int(out_axons[c])} output axons > "
+                                         f"core.output_axons_per_core = {hw.output_axons_per_core}")
+                raise _single_neuron_error(members[0], {k: res[k][c] for k in limits}, limits)
+            counts[reason] = counts.get(reason, 0) + 1
+            if reason != "output_axons" and need[c] == 2 and _try_moves(syn, sym, labels, c, members, res, limits,
+                                                                     splits, bits, n_parts, order, bounds,
+                                                                     frozen):
+                counts["moves"] = counts.get("moves", 0) + 1
+                touched = np.unique(labels[members])
+                frozen[touched] = True
+                changed.extend(touched.tolist())
+                continue
+            k = int(min(need[c], members.size))
+            sub = sym[members][:, members]
+            sub_labels = _metis(sub, k, _vertex_weights(syn, members, reason == "synapse_memory"),
+                                seed + _round + 1)
+            new_ids = np.concatenate([[c], n_parts + np.arange(int(sub_labels.max()))])
+            labels[members] = new_ids[sub_labels]
+            frozen[new_ids] = True
+            changed.extend(new_ids.tolist())
+            n_parts += int(sub_labels.max())
+        changed = np.asarray(changed, np.int64)
+        # Recompute the re-cut parts only.
+        in_changed = np.zeros(n_parts, bool)
+        in_changed[changed] = True
+        rows = np.flatnonzero(in_changed[labels])
+        part_res = core_resources(syn, labels, n_parts, splits, bits, rows=rows)
+        for key in res:
+            grown = np.zeros(n_parts, np.int64)
+            grown[:len(res[key])] = res[key]
+            grown[changed] = part_res[key][changed]
+            res[key] = grown
+        check = changed
+    raise PlacementError("could not fit every core's limits after 256 rounds of re-cutting")  # pragma: no cover
+
+
+def _chip_assignment(syn, core_of, rho, n_cores, cores_per_chip, seed):
+    """Second-level partition: cores onto chips of ``cores_per_chip`` (module docstring,
+    step 4). Returns the chip of each core."""
+    n_chips = -(-n_cores // cores_per_chip)
+    if n_chips <= 1:
+        return np.zeros(n_cores, np.int64)
+    dst, src, _k = _pairs(syn, core_of)
+    own = core_of[src]
+    off = dst != own
+    graph = sp.coo_matrix((rho[src[off]], (own[off], dst[off])), shape=(n_cores, n_cores)).tocsr()
+    graph = (graph + graph.T).tocsr()
+    graph.sum_duplicates()
+    chip = _metis(graph, n_chips, None, seed) if _metis_available() else np.arange(n_cores) // cores_per_chip
+    if chip.max() + 1 < n_chips:  # METIS merged parts: spread again below
+        pass
+    # Enforce the hard capacity: move cores out of over-full chips, greedily by affinity.
+    onehot = sp.csr_matrix((np.ones(n_cores), (np.arange(n_cores), chip)), shape=(n_cores, n_chips))
+    affinity = np.asarray((graph @ onehot).todense())  # (cores, chips): spikes per step to each chip
+    size = np.bincount(chip, minlength=n_chips)
+    while np.any(size > cores_per_chip):
+        a = int(np.argmax(size))
+        room = size < cores_per_chip
+        members = np.flatnonzero(chip == a)
+        gain = affinity[np.ix_(members, np.flatnonzero(room))] - affinity[members, a][:, None]
+        i, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
+        c, b = int(members[i]), int(np.flatnonzero(room)[j])
+        chip[c] = b
+        size[a] -= 1
+        size[b] += 1
+        col = graph[c].toarray().ravel()
+        affinity[:, a] -= col
+        affinity[:, b] += col
+    return chip
+
+
+def _board_chips(hw: HardwareConfig, max_chips: Optional[int]) -> Optional[int]:
+    if max_chips is not None:
+        return int(max_chips)
+    return hw.chips_per_board or None
+
+
+def _refuse_board(n_cores_needed: int, hw: HardwareConfig, max_chips: int, why: str) -> PlacementError:
+    source = "max_chips" if hw.chips_per_board in (0, None) or max_chips != hw.chips_per_board \
+        else "board.chips_per_board"
+    chips = -(-n_cores_needed // hw.cores_per_chip)
+    return PlacementError(f"chips: the network needs {chips} chips of {hw.cores_per_chip} cores "
+                          f"(core.cores_per_chip; {n_cores_needed} cores, {why}) but {source} = {max_chips} "
+                          f"(at most {max_chips * hw.cores_per_chip} cores)")
+
+
 def place(fixed: FixedPointNetwork, hw: Union[str, HardwareConfig, None] = None, rates=None, *,
-          max_chips: Optional[int] = None, method: str = "kl", seed: int = 0) -> "Placement":
-    r"""Assign neurons to cores and chips within ``hw``'s per-core limits.
+          max_chips: Optional[int] = None, method: str = "auto", seed: int = 0) -> "Placement":
+    r"""Assign neurons to cores and chips within ``hw``'s per-core and per-board limits.
 
     Parameters
     ----------
     fixed : FixedPointNetwork
+        Dense or CSR weight splits (read through :func:`synapse_matrix`, never densified).
     hw : str, path or HardwareConfig, optional
-        Target (default the one ``fixed`` was compiled for).
+        Target (default the one ``fixed`` was compiled for). A board config (one with a
+        ``[board]`` table, e.g. ``"kapoho_point"``) bounds the chips.
     rates : array (Hz), result with ``mean_rates``, or None
         Expected firing rates that weight the traffic (see :func:`spike_rates_per_step`).
     max_chips : int, optional
-        Chips available (e.g. 8 on a Kapoho Point board); default unbounded.
-    method : {"kl", "rcm", "random"}
-        ``"kl"``: recursive bisection refined by Kernighan-Lin (networkx);
-        ``"rcm"``: the same bisection without the refinement; ``"random"``: a
-        random balanced assignment to the cores ``"kl"`` needs (a baseline).
+        Chips available; default ``board.chips_per_board`` of a board config, else
+        unbounded.
+    method : {"auto", "metis", "kl", "rcm", "random"}
+        ``"metis"``: METIS k-way cut refined until every core fits, cores onto chips by a
+        second METIS cut (module docstring); ``"auto"``: ``"metis"`` when pymetis is
+        installed, else ``"kl"`` with a warning up to :data:`KL_FALLBACK_MAX_NEURONS`
+        neurons; ``"kl"``: recursive bisection refined by Kernighan-Lin (networkx);
+        ``"rcm"``: the same bisection without the refinement; ``"random"``: a random
+        balanced assignment to the cores ``"kl"`` needs (a baseline).
     seed : int
-        Seed of Kernighan-Lin's tie breaking and the random baseline.
+        Seed of METIS, of Kernighan-Lin's tie breaking and of the random baseline.
 
     Returns
     -------
     Placement
+        ``info["refined"]`` counts the METIS re-cuts per limit, ``info["timings_s"]`` the
+        stages' seconds; ``report()["binding"]`` is the limit closest to full.
 
     Raises
     ------
     PlacementError
         A neuron alone breaks a core limit, a core's output axons exceed
-        ``core.output_axons_per_core``, or more than ``max_chips`` chips are needed.
+        ``core.output_axons_per_core``, or more chips are needed than ``max_chips`` /
+        ``board.chips_per_board`` (the message names the limit and the numbers).
+    ImportError
+        ``method="metis"`` without pymetis, or ``"auto"`` without it above
+        :data:`KL_FALLBACK_MAX_NEURONS` neurons.
+
+    Notes
+    -----
+    ``"metis"``: :math:`O(\mathrm{nnz}\log\mathrm{nnz})` time, :math:`O(N + \mathrm{nnz})`
+    memory (module docstring). ``"kl"`` slices the graph once per bisection and runs
+    pure-Python Kernighan-Lin: practical to about :math:`10^4` neurons.
     """
     if not isinstance(fixed, FixedPointNetwork):
         raise TypeError(f"fixed must be a FixedPointNetwork, got {type(fixed).__name__}")
-    if method not in ("kl", "rcm", "random"):
-        raise ValueError(f"method must be 'kl', 'rcm' or 'random', got {method!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     hw = HardwareConfig.load(hw or fixed.hw_name)
+    if method in ("auto", "metis") and not _metis_available():
+        if method == "metis" or fixed.n > KL_FALLBACK_MAX_NEURONS:
+            raise ImportError(f"placing {fixed.n} neurons needs METIS: pip install pymetis (the 'kl' fallback "
+                              f"is limited to {KL_FALLBACK_MAX_NEURONS} neurons)")
+        warnings.warn("pymetis is not installed: placing with networkx Kernighan-Lin (slower, fine for "
+                      f"<= {KL_FALLBACK_MAX_NEURONS} neurons); pip install pymetis", RuntimeWarning, stacklevel=2)
+        method = "kl"
+    elif method == "auto":
+        method = "metis"
+    timings = {}
+    t0 = time.perf_counter()
     rho, rate_source = spike_rates_per_step(fixed, rates)
     syn = synapse_matrix(fixed)
     bits = bits_per_synapse(fixed, hw)
     splits = fixed.n_splits
     limits = _limits(hw)
+    chips_cap = _board_chips(hw, max_chips)
+    timings["synapse_matrix"] = time.perf_counter() - t0
+    # Refuse up front when even the lower bound does not fit the board.
+    lower = {"neurons": math.ceil(fixed.n / hw.neurons_per_core),
+             "synapse_memory": math.ceil(splits * syn.nnz * bits / hw.synapse_memory_bits)}
+    if chips_cap is not None and max(lower.values()) > chips_cap * hw.cores_per_chip:
+        key = max(lower, key=lower.get)
+        why = (f"{fixed.n} neurons / core.neurons_per_core = {hw.neurons_per_core}" if key == "neurons" else
+               f"at least {splits} x {syn.nnz} synapses x {bits} bits = {splits * syn.nnz * bits} bits / "
+               f"core.synapse_memory_bits = {hw.synapse_memory_bits}")
+        raise _refuse_board(max(lower.values()), hw, chips_cap, f"binding limit {LIMIT_KEYS[key]}: {why}")
+    t0 = time.perf_counter()
+    sym = _traffic_graph(syn, rho)
+    timings["traffic_graph"] = time.perf_counter() - t0
+    info = {}
+    if method == "metis":
+        t0 = time.perf_counter()
+        counts: dict = {}
+        k0 = _initial_parts(fixed.n, syn.nnz, splits, bits, hw)
+        core_of = _metis_partition(syn, sym, splits, bits, hw, k0, seed, counts)
+        n_cores = int(core_of.max()) + 1
+        passes = [(k0, n_cores)]
+        if n_cores > 1.1 * k0:
+            counts2: dict = {}
+            again = _metis_partition(syn, sym, splits, bits, hw, n_cores, seed + 7919, counts2)
+            n2 = int(again.max()) + 1
+            passes.append((n_cores, n2))
+            better = n2 < n_cores or (n2 == n_cores and _cut(syn, again, rho) < _cut(syn, core_of, rho))
+            if better:
+                core_of, n_cores, counts = again, n2, counts2
+        timings["partition"] = time.perf_counter() - t0
+        if chips_cap is not None and -(-n_cores // hw.cores_per_chip) > chips_cap:
+            binding = _binding_name(syn, core_of, n_cores, splits, bits, hw)
+            raise _refuse_board(n_cores, hw, chips_cap, f"binding limit {binding} after partitioning")
+        t0 = time.perf_counter()
+        chip = _chip_assignment(syn, core_of, rho, n_cores, hw.cores_per_chip, seed)
+        order = np.lexsort((np.arange(n_cores), chip))  # cores numbered chip by chip
+        renumber = np.empty(n_cores, np.int64)
+        renumber[order] = np.arange(n_cores)
+        core_of = renumber[core_of]
+        chip_of_core = chip[order]
+        _, chip_of_core = np.unique(chip_of_core, return_inverse=True)
+        timings["chips"] = time.perf_counter() - t0
+        info = {"refined": counts, "metis_passes": [{"parts": a, "cores": b} for a, b in passes]}
+    else:
+        core_of, chip_of_core = _place_bisection(fixed, hw, syn, sym, splits, bits, limits, method, seed)
+        n_chips = int(chip_of_core[-1]) + 1
+        if chips_cap is not None and n_chips > chips_cap:
+            raise _refuse_board(len(chip_of_core), hw, chips_cap, f"method {method!r}")
+    t0 = time.perf_counter()
+    p = Placement.build(fixed, hw, syn, core_of, np.asarray(chip_of_core, np.int64).ravel(), rho, rate_source,
+                        method, limits)
+    timings["build"] = time.perf_counter() - t0
+    p.info.update(info)
+    p.info["timings_s"] = timings
+    p.info["max_chips"] = chips_cap
+    return p
+
+
+def _cut(syn, core_of, rho) -> float:
+    return float(rho @ crossing_counts(syn, core_of))
+
+
+def _binding_name(syn, core_of, n_cores, splits, bits, hw) -> str:
+    res = core_resources(syn, core_of, n_cores, splits, bits)
+    res["output_axons"] = splits * np.bincount(core_of, weights=destination_counts(syn, core_of),
+                                               minlength=n_cores)
+    lim = {**_limits(hw), "output_axons": hw.output_axons_per_core}
+    key = max(lim, key=lambda k: float(np.mean(res[k])) / lim[k])
+    return f"{LIMIT_KEYS[key]} (mean use {float(np.mean(res[key])) / lim[key]:.0%} per core)"
+
+
+def _place_bisection(fixed, hw, syn, syn_sym, splits, bits, limits, method, seed):
+    """The ``"kl"`` / ``"rcm"`` / ``"random"`` methods (module docstring)."""
     rng = np.random.default_rng(seed)
-    # Undirected traffic weights: synapse j -> i carries rho_j per step.
-    weighted = syn.multiply(rho[None, :]).tocsr()
-    syn_sym = (weighted + weighted.T).tocsr()
     groups = []
     pending = [np.arange(fixed.n)]
     for _ in range(64):  # re-split cores whose output axons overflow
@@ -279,12 +774,7 @@ def place(fixed: FixedPointNetwork, hw: Union[str, HardwareConfig, None] = None,
     else:  # pragma: no cover - 64 rounds of splitting
         raise PlacementError("output axons per core: could not fit after 64 re-splits")
     n_cores = len(groups)
-    chip_of_core = np.arange(n_cores) // hw.cores_per_chip
-    n_chips = int(chip_of_core[-1]) + 1
-    if max_chips is not None and n_chips > max_chips:
-        raise PlacementError(f"chips: the network needs {n_chips} chips of {hw.cores_per_chip} cores "
-                             f"(core.cores_per_chip) but max_chips = {max_chips}")
-    return Placement.build(fixed, hw, syn, core_of, chip_of_core, rho, rate_source, method, limits)
+    return core_of, np.arange(n_cores) // hw.cores_per_chip
 
 
 def _core_of(groups, n):
@@ -337,20 +827,22 @@ class Placement:
 
     @classmethod
     def build(cls, fixed, hw, syn, core_of, chip_of_core, rho, rate_source, method, limits):
-        """Compute every per-core figure of an assignment (checked against the limits)."""
+        """Compute every per-core figure of an assignment (checked against the limits).
+        :math:`O(\\mathrm{nnz}\\log\\mathrm{nnz})` time: two sorts of (part, source) keys."""
         n_cores = len(chip_of_core)
         bits = bits_per_synapse(fixed, hw)
-        res = [group_resources(syn, np.flatnonzero(core_of == c), fixed.n_splits, bits) for c in range(n_cores)]
-        chip_of = chip_of_core[core_of]
-        out_axons = fixed.n_splits * np.bincount(core_of, weights=destination_counts(syn, core_of),
-                                                 minlength=n_cores).astype(np.int64)
-        p = cls(hw=hw, core_of=core_of, chip_of_core=chip_of_core,
-                neurons=np.array([r["neurons"] for r in res], np.int64),
-                input_axons=np.array([r["input_axons"] for r in res], np.int64),
-                output_axons=out_axons,
-                synapse_memory=np.array([r["synapse_memory"] for r in res], np.int64),
-                core_crossings=crossing_counts(syn, core_of), chip_crossings=crossing_counts(syn, chip_of),
-                fanout=np.asarray(syn.getnnz(axis=0), np.int64), spikes_per_step=rho,
+        core_of = np.asarray(core_of, np.int64)
+        res = core_resources(syn, core_of, n_cores, fixed.n_splits, bits)
+        dst, src, _k = _pairs(syn, core_of)
+        core_cross = np.bincount(src[dst != core_of[src]], minlength=syn.shape[1])
+        out_axons = fixed.n_splits * np.bincount(core_of[src], minlength=n_cores).astype(np.int64)
+        del dst, src, _k
+        chip_of = np.asarray(chip_of_core, np.int64)[core_of]
+        p = cls(hw=hw, core_of=core_of, chip_of_core=np.asarray(chip_of_core, np.int64),
+                neurons=res["neurons"], input_axons=res["input_axons"], output_axons=out_axons,
+                synapse_memory=res["synapse_memory"],
+                core_crossings=core_cross, chip_crossings=crossing_counts(syn, chip_of),
+                fanout=np.bincount(syn.indices, minlength=syn.shape[1]).astype(np.int64), spikes_per_step=rho,
                 splits=fixed.n_splits, rate_source=rate_source, method=method,
                 info={"bits_per_synapse": bits, "n": fixed.n, "hw_name": hw.name})
         if method != "random":

@@ -17,6 +17,14 @@ Schema (all keys required unless marked, unknown keys rejected)::
     [core]       neurons_per_core cores_per_chip synapse_memory_bits input_axons_per_core
                  output_axons_per_core threshold_profiles_per_core
     [energy]     synaptic_op_pj neuron_update_pj
+    [board]      (optional table) chips_per_board, inter_chip_spike_pj (optional)
+
+The optional ``[board]`` table describes a board of identical chips (e.g.
+``kapoho_point.toml``: 8 Loihi 2 chips): ``chips_per_board`` bounds the chips
+:func:`compiler.place` may use (it refuses a network that needs more, naming the binding
+limit), and ``inter_chip_spike_pj``, when given, prices each spike that crosses chips in
+:func:`compiler.estimate_cost` (an estimate, like the other energy figures). Configs
+without it describe one chip and leave the chip count unbounded.
 
 Weight bits: one definition
 ---------------------------
@@ -97,7 +105,7 @@ state.synaptic_input_bits          a *limit*: the compiler keeps the worst-case 
                                    past it (with a warning) is emulated without that overflow
 decay.bits, decay.current_offset,  the emulator's decay factors (``ChipArithmetic``)
 decay.voltage_offset
-core.*, energy.*                   placement and cost models only (no effect on dynamics)
+core.*, energy.*, board.*          placement and cost models only (no effect on dynamics)
 =================================  =======================================================
 
 A compiled network records its config (``info["hw"]``) and its
@@ -112,7 +120,7 @@ import numbers
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 try:
     import tomllib  # Python >= 3.11
@@ -222,8 +230,28 @@ _SCHEMA = (
     ("energy", "synaptic_op_pj", "synaptic_op_pj", float, 0.0, 1e6),
     ("energy", "neuron_update_pj", "neuron_update_pj", float, 0.0, 1e6),
 )
+# Optional tables: (section, key, field name, type, minimum, maximum, required in the table)
+_OPTIONAL_SCHEMA = (
+    ("board", "chips_per_board", "chips_per_board", int, 1, 1 << 16, True),
+    ("board", "inter_chip_spike_pj", "inter_chip_spike_pj", float, 0.0, 1e6, False),
+)
 _TOP = ("format_version", "name", "description", "lava_runnable", "unverified")
 _OPTIONAL_TOP = ("emulator_only_reason",)
+
+
+def _checked_number(full: str, value, typ, lo, hi, fail):
+    """``value`` of key ``full`` checked for type and range (``fail(key, msg)`` raises)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        fail(full, f"must be a number, got {value!r}")
+    if typ is int and not isinstance(value, int):
+        fail(full, f"must be an integer, got {value!r}")
+    if typ is float:
+        value = float(value)
+        if not math.isfinite(value):
+            fail(full, f"must be finite, got {value!r}")
+    if not lo <= value <= hi:
+        fail(full, f"= {value!r} is out of range [{lo}, {hi}]")
+    return value
 
 
 @dataclass(frozen=True)
@@ -266,6 +294,12 @@ class HardwareConfig:
         Per-core and per-chip resources.
     synaptic_op_pj, neuron_update_pj : float
         Energy per synaptic operation and per neuron update, picojoules.
+    chips_per_board : int
+        Chips on the board (``[board]`` table); 0 when the config has none (one chip,
+        chip count unbounded in placement).
+    inter_chip_spike_pj : float or None
+        Energy of one spike crossing chips, picojoules (``board.inter_chip_spike_pj``);
+        None when not given (inter-chip spikes counted, not priced).
     unverified : tuple of str
         ``"section.key"`` names whose public figures are uncertain.
     emulator_only_reason : str
@@ -305,6 +339,8 @@ class HardwareConfig:
     unverified: Tuple[str, ...] = ()
     emulator_only_reason: str = ""
     path: str = ""
+    chips_per_board: int = 0
+    inter_chip_spike_pj: Optional[float] = None
 
     # ------------------------------------------------------------ loading
     @classmethod
@@ -353,9 +389,11 @@ class HardwareConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"hardware config {source!r}: top level must be a table")
         sections = sorted({s for s, *_ in _SCHEMA})
+        optional_sections = sorted({s for s, *_ in _OPTIONAL_SCHEMA})
         for key in data:
-            if key not in _TOP and key not in _OPTIONAL_TOP and key not in sections:
-                fail(key, f"is unknown (allowed top-level keys: {list(_TOP + _OPTIONAL_TOP) + sections})")
+            if key not in _TOP and key not in _OPTIONAL_TOP and key not in sections + optional_sections:
+                fail(key, f"is unknown (allowed top-level keys: "
+                          f"{list(_TOP + _OPTIONAL_TOP) + sections + optional_sections})")
         for key in _TOP:
             if key not in data:
                 fail(key, "is missing")
@@ -380,13 +418,15 @@ class HardwareConfig:
             if not isinstance(reason, str) or not reason.strip() or "\n" in reason.strip():
                 fail("emulator_only_reason", f"must be a non-empty one-line string, got {reason!r}")
         values = {}
-        for section in sections:
+        for section in sections + optional_sections:
             table = data.get(section)
             if table is None:
+                if section in optional_sections:
+                    continue
                 fail(section, "is missing (a [" + section + "] table is required)")
             if not isinstance(table, dict):
                 fail(section, "must be a table")
-            known = {k for s, k, *_ in _SCHEMA if s == section}
+            known = {k for s, k, *_ in _SCHEMA + _OPTIONAL_SCHEMA if s == section}
             for key in table:
                 if key not in known:
                     fail(f"{section}.{key}", f"is unknown (allowed in [{section}]: {sorted(known)})")
@@ -395,21 +435,24 @@ class HardwareConfig:
             if key not in data[section]:
                 fail(full, "is missing")
             value = data[section][key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                fail(full, f"must be a number, got {value!r}")
-            if typ is int and not isinstance(value, int):
-                fail(full, f"must be an integer, got {value!r}")
-            if typ is float:
-                value = float(value)
-                if not math.isfinite(value):
-                    fail(full, f"must be finite, got {value!r}")
-            if not lo <= value <= hi:
-                fail(full, f"= {value!r} is out of range [{lo}, {hi}]")
-            values[field_name] = value
+            values[field_name] = _checked_number(full, value, typ, lo, hi, fail)
+        for section in optional_sections:
+            table = data.get(section)
+            if table is None:
+                continue
+            for sec, key, field_name, typ, lo, hi, required in _OPTIONAL_SCHEMA:
+                if sec != section:
+                    continue
+                full = f"{section}.{key}"
+                if key not in table:
+                    if required:
+                        fail(full, f"is missing (required in a [{section}] table)")
+                    continue
+                values[field_name] = _checked_number(full, table[key], typ, lo, hi, fail)
         unverified = data["unverified"]
         if not isinstance(unverified, list) or not all(isinstance(u, str) for u in unverified):
             fail("unverified", "must be a list of 'section.key' strings")
-        known_keys = {f"{s}.{k}" for s, k, *_ in _SCHEMA}
+        known_keys = {f"{s}.{k}" for s, k, *_ in _SCHEMA + _OPTIONAL_SCHEMA}
         for u in unverified:
             if u not in known_keys:
                 fail("unverified", f"names {u!r}, which is not a config key")
@@ -556,6 +599,10 @@ class HardwareConfig:
             out["emulator_only_reason"] = self.emulator_only_reason
         for section, key, field_name, *_ in _SCHEMA:
             out.setdefault(section, {})[key] = getattr(self, field_name)
+        if self.chips_per_board:
+            for section, key, field_name, *_ in _OPTIONAL_SCHEMA:
+                if getattr(self, field_name) is not None:
+                    out.setdefault(section, {})[key] = getattr(self, field_name)
         return out
 
     def validated(self, source: str = "") -> "HardwareConfig":
