@@ -97,6 +97,18 @@ stays optimal for small :math:`|t|`), or when a null vector :math:`d` of
 there (a small linear program); True otherwise. ``unique`` False means the
 coefficients are not determined, but :math:`U r^*` (and :math:`L(r^*)`) are.
 
+Scale
+-----
+Everything but the uniqueness part costs two products with :math:`\tilde U`
+(O(MN) dense, O(nnz) for sparse features; nothing N x N). The uniqueness part
+factors only the active columns, restricted for sparse features to the rows
+:math:`R` they touch (rows outside :math:`R` are zero and change no singular value):
+an SVD of :math:`|R| \times |S|`, and for the degenerate test a QR of the rows
+touched by :math:`S \cup K`. When :math:`|S|`, or :math:`|S| + |K|` for the linear
+program, exceeds :data:`ACTIVE_DENSE_LIMIT` these are not computed: ``active_rank``
+is -1, ``active_condition`` NaN and/or ``unique`` None, and ``note`` says why
+(never a guessed value).
+
 This module does not import :mod:`lava_causal.problem`: :func:`certify` takes the
 problem as an argument.
 """
@@ -104,12 +116,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Optional
+
 import numpy as np
 import scipy.linalg
 import scipy.optimize
+import scipy.sparse
+import scipy.sparse.csgraph
 
 
-__all__ = ["KKT_TOLERANCE", "GAP_TOLERANCE", "DEGENERACY_TOLERANCE", "MapCertificate",
+__all__ = ["KKT_TOLERANCE", "GAP_TOLERANCE", "DEGENERACY_TOLERANCE", "ACTIVE_DENSE_LIMIT", "MapCertificate",
            "MapNotCertified", "certify", "kkt_residual", "column_norms", "inverse_power_of_two"]
 
 KKT_TOLERANCE = 1e-9
@@ -123,6 +139,11 @@ r"""A bound cause (:math:`r_i = 0`) counts as degenerate in the uniqueness test 
 :math:`|\nabla_i L| \le \max(` ``DEGENERACY_TOLERANCE`` :math:`, 100\,\kappa)\, s_i`
 (:math:`\kappa` the KKT residual of ``r``): its gradient is zero to within the
 accuracy of ``r`` itself (module docstring)."""
+
+ACTIVE_DENSE_LIMIT = 5000
+r"""Largest active set (:math:`|S|`, or :math:`|S| + |K|` for the uniqueness linear
+program) whose dense factorization the certificate computes; above it rank,
+condition and/or uniqueness are reported as not computed (module docstring)."""
 
 EPS = np.finfo(float).eps
 """Machine epsilon of float64 (shared with :mod:`lava_causal.map_solver`)."""
@@ -159,20 +180,27 @@ class MapCertificate:
         :math:`L(r)` minus the absolute gap (a lower bound on :math:`L(r^*)` where
         the duality-gap section of the module docstring says so).
     n_active, active_rank : int
+        ``active_rank`` is -1 when not computed (``note`` says why).
     active_condition : float
-    unique : bool
+        NaN when not computed.
+    unique : bool or None
+        None when not checked (``note`` says why).
     method : str
         Which path produced ``r``: ``"nnls-stacked"`` (:math:`\beta > 0`), ``"nnls"``
         (:math:`\alpha = \beta = 0`), ``"qr-nnls"`` (:math:`\alpha > 0, \beta = 0`,
         full column rank), ``"active-set"`` (generalised Lawson-Hanson,
         :func:`lava_causal.map_solver._active_set`), ``"<path>+active-set"`` (a path's
-        estimate polished by the active-set method), ``"trivial"`` (:math:`\mu = 0`
+        estimate polished by the active-set method), ``"working-set"`` (sparse
+        features or N > :data:`lava_causal.map_solver.DENSE_PATH_LIMIT`:
+        :func:`lava_causal.map_solver._working_set`), ``"trivial"`` (:math:`\mu = 0`
         or no non-zero feature: :math:`r^* = 0`), ``"given"`` (an ``r`` passed by the
         caller).
     certified : bool
         ``kkt_residual <= kkt_tolerance`` and ``|duality_gap| <= gap_tolerance``.
     kkt_tolerance, gap_tolerance : float
         The tolerances applied (:data:`KKT_TOLERANCE`, :data:`GAP_TOLERANCE`).
+    note : str
+        Why a part (rank, condition, uniqueness) was not computed; empty otherwise.
     """
 
     kkt_residual: float
@@ -185,11 +213,12 @@ class MapCertificate:
     n_active: int
     active_rank: int
     active_condition: float
-    unique: bool
+    unique: Optional[bool]
     method: str
     certified: bool
     kkt_tolerance: float = KKT_TOLERANCE
     gap_tolerance: float = GAP_TOLERANCE
+    note: str = ""
 
     def failures(self) -> list:
         """One phrase per failed check (empty when certified)."""
@@ -211,7 +240,8 @@ class MapCertificate:
         return (f"MAP ({self.method}) {state}; KKT residual {self.kkt_residual:.2g}, "
                 f"duality gap {self.duality_gap:.2g}, {self.n_active} active cause(s), rank "
                 f"{self.active_rank}, cond(G_SS) {self.active_condition:.3g}"
-                f"{'' if self.unique else ', not unique (U r* is)'}")
+                f"{'' if self.unique or self.unique is None else ', not unique (U r* is)'}"
+                f"{'' if not self.note else '; ' + self.note}")
 
 
 # ---------------------------------------------------------------- public entry points
@@ -240,7 +270,7 @@ def certify(problem, r: np.ndarray, method: str) -> MapCertificate:
     denom = 0.5 * f["size"] ** 2 + al * float(absr.sum())
     rel_gap = 0.0 if gap == 0 else (gap / denom if denom > 0 else np.inf)
     objective = problem.objective(r)
-    n_active, rank, cond, unique = _uniqueness(f, kkt)
+    n_active, rank, cond, unique, note = _uniqueness(f, kkt)
     certified = bool(kkt <= KKT_TOLERANCE and abs(rel_gap) <= GAP_TOLERANCE)
     return MapCertificate(
         kkt_residual=float(kkt), primal_infeasibility=float(primal),
@@ -248,7 +278,7 @@ def certify(problem, r: np.ndarray, method: str) -> MapCertificate:
         duality_gap=float(rel_gap), objective=objective,
         dual_bound=float(objective - gap / f["c"] / f["c"]), n_active=n_active,
         active_rank=rank, active_condition=cond, unique=unique, method=method,
-        certified=certified, kkt_tolerance=KKT_TOLERANCE, gap_tolerance=GAP_TOLERANCE)
+        certified=certified, kkt_tolerance=KKT_TOLERANCE, gap_tolerance=GAP_TOLERANCE, note=note)
 
 
 def kkt_residual(problem, r: np.ndarray) -> float:
@@ -258,7 +288,17 @@ def kkt_residual(problem, r: np.ndarray) -> float:
 
 # ---------------------------------------------------------------- exact scaling helpers
 def column_norms(u) -> np.ndarray:
-    """Euclidean norms of the columns of ``u``, without under- or overflow."""
+    """Euclidean norms of the columns of ``u`` (dense, or sparse in O(nnz)), without
+    under- or overflow."""
+    if scipy.sparse.issparse(u):
+        u = scipy.sparse.csc_matrix(u)
+        cols = np.repeat(np.arange(u.shape[1]), np.diff(u.indptr))
+        big = np.zeros(u.shape[1])
+        if u.nnz:
+            big = np.asarray(abs(u).max(axis=0).toarray()).ravel()
+        safe = np.where(big > 0, big, 1.0)
+        scaled = u.data / safe[cols]
+        return big * np.sqrt(np.bincount(cols, weights=scaled * scaled, minlength=u.shape[1]))
     big = np.max(np.abs(u), axis=0)
     safe = np.where(big > 0, big, 1.0)
     return big * np.sqrt(np.einsum("ij,ij->j", u / safe, u / safe))
@@ -280,8 +320,8 @@ def _frame(problem, r):
     c = inverse_power_of_two(scale) if scale > 0 else 1.0
     rc, mc, al, be = c * r, c * mut, c * problem.alpha, problem.beta
     norms = column_norms(ut)
-    y = ut @ rc - mc
-    uy = ut.T @ y
+    y = np.asarray(ut @ rc).ravel() - mc
+    uy = np.asarray(ut.T @ y).ravel()
     grad = uy + al + be * rc
     absr = np.abs(rc)
     d = np.sqrt(norms ** 2 + be)
@@ -302,46 +342,89 @@ def _kkt(f):
     return max(primal, dual, comp), primal, dual, comp
 
 
+def _active_block(ut, cols):
+    """``ut[:, cols]`` as a dense array; for sparse ``ut`` only the rows it touches
+    (the others are zero), with the rows kept."""
+    if not scipy.sparse.issparse(ut):
+        return ut[:, cols], np.arange(ut.shape[0])
+    block = ut[:, cols]
+    rows = np.unique(block.indices)
+    return block[rows, :].toarray(), rows
+
+
+def _active_singular_values(ut, cols, be):
+    r"""Singular values of :math:`[\tilde U_S; \sqrt\beta I]`, descending. For sparse
+    features :math:`\tilde U_S` is block diagonal after permuting rows and columns by the
+    connected components of its pattern (causes sharing an input), so each block is
+    factored alone (union of the blocks' singular values; O(sum of block SVDs))."""
+    blocks = [cols]
+    if scipy.sparse.issparse(ut) and cols.size > 1:
+        pattern = ut[:, cols]
+        pattern = scipy.sparse.csr_matrix((np.ones(pattern.nnz), pattern.indices, pattern.indptr),
+                                          shape=(cols.size, ut.shape[0]))   # U_S^T pattern
+        count, label = scipy.sparse.csgraph.connected_components(pattern @ pattern.T, directed=False)
+        if count > 1:
+            order = np.argsort(label, kind="stable")
+            blocks = np.split(cols[order], np.flatnonzero(np.diff(label[order])) + 1)
+    values = []
+    for block in blocks:
+        b_s, _ = _active_block(ut, block)
+        if be > 0:
+            b_s = np.vstack([b_s, np.sqrt(be) * np.eye(block.size)])
+        values.append(scipy.linalg.svd(b_s, compute_uv=False, check_finite=False))
+    return np.sort(np.concatenate(values))[::-1]
+
+
 def _uniqueness(f, kkt):
-    """``(n_active, active_rank, active_condition, unique)``; see the module docstring."""
+    """``(n_active, active_rank, active_condition, unique, note)``; see the module docstring."""
     ut, rc, be = f["ut"], f["rc"], f["be"]
     support = rc > 0
     n_active = int(support.sum())
     if n_active == 0:
-        return 0, 0, 1.0, True
-    b_s = ut[:, support]
-    if be > 0:
-        b_s = np.vstack([b_s, np.sqrt(be) * np.eye(n_active)])
-    sv = scipy.linalg.svd(b_s, compute_uv=False, check_finite=False)
-    rank = _numerical_rank(sv, b_s.shape)
+        return 0, 0, 1.0, True, ""
+    if n_active > ACTIVE_DENSE_LIMIT:
+        note = (f"rank, cond(G_SS) and uniqueness not computed: {n_active} active causes exceed "
+                f"ACTIVE_DENSE_LIMIT = {ACTIVE_DENSE_LIMIT} for a dense factor")
+        return n_active, -1, float("nan"), (True if be > 0 else None), note
+    m = ut.shape[0]
+    sv = _active_singular_values(ut, np.flatnonzero(support), be)
+    # the tolerance uses the nominal shape, as for the dense columns
+    rank = _numerical_rank(sv, (m + (n_active if be > 0 else 0), n_active))
     cond = float((sv[0] / sv[-1]) ** 2) if rank == n_active else float("inf")
     if be > 0:
-        return n_active, rank, cond, True
+        return n_active, rank, cond, True, ""
     if rank < n_active:
-        return n_active, rank, cond, False
+        return n_active, rank, cond, False, ""
     tol = max(DEGENERACY_TOLERANCE, 100.0 * kkt)
     degenerate = ~support & (np.abs(f["grad"]) <= tol * f["s"]) & (f["norms"] > 0)
-    if not degenerate.any():
-        return n_active, rank, cond, True
+    n_k = int(degenerate.sum())
+    if n_k == 0:
+        return n_active, rank, cond, True, ""
+    if n_active + n_k > ACTIVE_DENSE_LIMIT:
+        return n_active, rank, cond, None, (
+            f"uniqueness not checked: {n_active} active and {n_k} degenerate bound causes "
+            f"exceed ACTIVE_DENSE_LIMIT = {ACTIVE_DENSE_LIMIT}")
     # U_S has full column rank: a null vector d of U_E is fixed by d_K (K: bound
     # causes with zero gradient), and exists iff U_K d_K lies in range(U_S), i.e.
     # C d_K = 0 with C = Q_perp^T U_K (Q_perp: orthonormal basis of range(U_S)^perp).
-    u_k = ut[:, degenerate]
-    q = scipy.linalg.qr(ut[:, support], mode="full", check_finite=False)[0]
+    # Sparse: only the rows touched by S and K matter (the others are zero in both).
+    idx_s, idx_k = np.flatnonzero(support), np.flatnonzero(degenerate)
+    both, _ = _active_block(ut, np.concatenate([idx_s, idx_k]))
+    u_s, u_k = both[:, :n_active], both[:, n_active:]
+    q = scipy.linalg.qr(u_s, mode="full", check_finite=False)[0]
     c_mat = q[:, n_active:].T @ u_k
-    tol = max(ut.shape[0], n_active + u_k.shape[1]) * EPS * float(
-        np.sqrt(np.sum(ut[:, support] ** 2) + np.sum(u_k ** 2)))
+    tol = max(m, n_active + n_k) * EPS * float(np.sqrt(np.sum(u_s ** 2) + np.sum(u_k ** 2)))
     if c_mat.size == 0:
-        return n_active, rank, cond, False
+        return n_active, rank, cond, False, ""
     _, sv_c, vt = scipy.linalg.svd(c_mat, full_matrices=False, check_finite=False)
     k = int(np.sum(sv_c > tol))
     if k == 0:      # every d_K >= 0 works
-        return n_active, rank, cond, False
+        return n_active, rank, cond, False, ""
     # Is there d_K >= 0, sum(d_K) = 1, in the numerical null space of C (V_k^T d_K = 0)?
     lp = scipy.optimize.linprog(
-        np.zeros(u_k.shape[1]), A_eq=np.vstack([vt[:k], np.ones((1, u_k.shape[1]))]),
+        np.zeros(n_k), A_eq=np.vstack([vt[:k], np.ones((1, n_k))]),
         b_eq=np.concatenate([np.zeros(k), [1.0]]), bounds=(0, None), method="highs")
-    return n_active, rank, cond, not lp.status == 0
+    return n_active, rank, cond, not lp.status == 0, ""
 
 
 def _gap_at(theta, r, uy, yy, alpha, beta) -> float:

@@ -17,7 +17,9 @@ Exact MAP and its certificate
 -----------------------------
 :meth:`CausalProblem.map_estimate` delegates to :func:`lava_causal.map_solver.solve_map`
 (an exact rescaling, then stacked NNLS, NNLS, QR + NNLS or a generalised
-Lawson-Hanson active-set method; the equations are in that module's docstring). The
+Lawson-Hanson active-set method for small dense problems, and a working-set method
+(exact primal-dual active set on a growing set of causes, O(nnz) per round) for sparse
+features or N > 2000; the equations are in that module's docstring). The
 returned :math:`r` is verified by :func:`lava_causal.certificate.certify` (a
 scale-invariant KKT residual and a relative Lagrange duality gap; formulas in that
 module's docstring), exposed as :meth:`CausalProblem.map_certificate`; an estimate
@@ -34,6 +36,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse
 
 from compiler.system.files import atomic_output, read_npz
 
@@ -57,14 +60,67 @@ def _check_scalar(name, value, *, minimum, strict=False):
     return v
 
 
+_SPARSE_MEMBERS = ("features_data", "features_indices", "features_indptr", "features_shape")
+"""Members of a problem file that store sparse features as CSC (:meth:`CausalProblem.save`)."""
+
+
+def _sparse_features(value) -> "scipy.sparse.csc_matrix":
+    """``value`` (any ``scipy.sparse`` matrix or array) as a validated canonical float64
+    ``csc_matrix`` (sorted indices, no duplicates, no stored zeros); O(nnz), never dense."""
+    if np.iscomplexobj(value):
+        raise ValueError(f"features must be real numbers, got a complex sparse matrix (dtype "
+                         f"{value.dtype}); pass the real part explicitly if that is what you mean")
+    if value.dtype.kind not in "biuf":
+        raise ValueError(f"features must be a matrix of real numbers, got dtype {value.dtype}")
+    if len(value.shape) != 2 or 0 in value.shape:
+        raise ValueError(f"features must be a non-empty 2-D array (M, N), got shape {value.shape}")
+    u = scipy.sparse.csc_matrix(value, dtype=float, copy=True)
+    if not np.all(np.isfinite(u.data)):
+        raise ValueError("features must be finite; found NaN or infinite values")
+    u.sum_duplicates()
+    u.eliminate_zeros()
+    u.sort_indices()
+    for arr in (u.data, u.indices, u.indptr):
+        arr.setflags(write=False)
+    return u
+
+
+def _sparse_from_members(contents, path) -> "scipy.sparse.csc_matrix":
+    """The CSC features stored by :meth:`CausalProblem.save`, with their structure
+    checked (shape, index ranges, monotone ``indptr``) before any use."""
+    data, indices, indptr, shape = (contents[k] for k in _SPARSE_MEMBERS)
+    bad = lambda why: ValueError(f"problem file {path!r}: sparse features {why}")
+    if shape.shape != (2,) or shape.dtype.kind not in "iu" or np.any(shape <= 0):
+        raise bad(f"need a positive integer shape (M, N), got {shape.tolist()!r}")
+    m, n = (int(v) for v in shape)
+    if data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1:
+        raise bad("members must be 1-D")
+    if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
+        raise bad(f"indices and indptr must be integers, got {indices.dtype} and {indptr.dtype}")
+    if data.dtype.kind not in "biuf":
+        raise bad(f"data must be real numbers, got dtype {data.dtype}")
+    if indptr.size != n + 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        raise bad(f"indptr must be {n + 1} non-decreasing offsets starting at 0")
+    if int(indptr[-1]) != data.size or indices.size != data.size:
+        raise bad(f"indptr ends at {int(indptr[-1])} but data has {data.size} and indices "
+                  f"{indices.size} entries")
+    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= m):
+        raise bad(f"row indices must lie in [0, {m})")
+    return scipy.sparse.csc_matrix((data.astype(float), indices.astype(np.int64), indptr.astype(np.int64)),
+                                   shape=(m, n))
+
+
 @dataclass(frozen=True, eq=False)
 class CausalProblem:
     r"""A non-negative MAP causal inference problem.
 
     Parameters
     ----------
-    features : array_like, shape (M, N)
+    features : array_like or scipy.sparse matrix, shape (M, N)
         Feature matrix :math:`U`; column :math:`u_i` is cause ``i``'s feature vector.
+        A ``scipy.sparse`` matrix (any format) is kept sparse, as a canonical float64
+        ``csc_matrix`` (validated in O(nnz); :attr:`is_sparse`); nothing of a sparse
+        problem allocates N x N (:attr:`coupling` is then sparse too).
     observation : array_like, shape (M,)
         Observation :math:`\mu`.
     alpha : float, >= 0
@@ -98,11 +154,15 @@ class CausalProblem:
             value = getattr(self, name)
             if np.iscomplexobj(value):
                 raise ValueError(f"{name} must be a real number, got {value!r}")
-        u = real_array("features", self.features)
-        if u.ndim != 2 or 0 in u.shape:
-            raise ValueError(f"features must be a non-empty 2-D array (M, N), got shape {u.shape}")
-        if not np.all(np.isfinite(u)):
-            raise ValueError("features must be finite; found NaN or infinite values")
+        sparse = scipy.sparse.issparse(self.features)
+        if sparse:
+            u = _sparse_features(self.features)
+        else:
+            u = real_array("features", self.features)
+            if u.ndim != 2 or 0 in u.shape:
+                raise ValueError(f"features must be a non-empty 2-D array (M, N), got shape {u.shape}")
+            if not np.all(np.isfinite(u)):
+                raise ValueError("features must be finite; found NaN or infinite values")
         mu = real_array("observation", self.observation)
         if mu.ndim != 1 or mu.shape[0] != u.shape[0]:
             raise ValueError(
@@ -110,14 +170,15 @@ class CausalProblem:
                 f"got shape {mu.shape}")
         if not np.all(np.isfinite(mu)):
             raise ValueError("observation must be finite; found NaN or infinite values")
-        u.setflags(write=False)
+        if not sparse:
+            u.setflags(write=False)
         mu.setflags(write=False)
         object.__setattr__(self, "features", u)
         object.__setattr__(self, "observation", mu)
         object.__setattr__(self, "alpha", _check_scalar("alpha", self.alpha, minimum=0.0))
         object.__setattr__(self, "beta", _check_scalar("beta", self.beta, minimum=0.0))
         object.__setattr__(self, "sigma", _check_scalar("sigma", self.sigma, minimum=0.0, strict=True))
-        zero = np.flatnonzero(~np.any(u != 0, axis=0))
+        zero = np.flatnonzero(np.diff(u.indptr) == 0) if sparse else np.flatnonzero(~np.any(u != 0, axis=0))
         if zero.size and self.alpha == 0 and self.beta == 0:
             raise ValueError(
                 f"features has all-zero column(s) {zero[:10].tolist()}: with alpha = beta = 0 the MAP "
@@ -136,25 +197,37 @@ class CausalProblem:
         return self.features.shape[0]
 
     @property
-    def coupling(self) -> np.ndarray:
-        r""":math:`J = -U^T U/\sigma^2 - \beta I`, shape (N, N)."""
+    def is_sparse(self) -> bool:
+        """Whether :attr:`features` is a ``scipy.sparse.csc_matrix``."""
+        return scipy.sparse.issparse(self.features)
+
+    @property
+    def coupling(self):
+        r""":math:`J = -U^T U/\sigma^2 - \beta I`, shape (N, N): a dense array, or for
+        sparse features a ``csr_matrix`` (time and memory
+        :math:`O(\sum_m k_m^2)`, :math:`k_m` the causes touching input m)."""
         u = self.features / self.sigma
+        if self.is_sparse:
+            return scipy.sparse.csr_matrix(-(u.T @ u) - self.beta * scipy.sparse.identity(self.n_causes))
         return -(u.T @ u) - self.beta * np.eye(self.n_causes)
 
     @property
     def drive(self) -> np.ndarray:
         r""":math:`g = U^T \mu / \sigma^2 - \alpha`, shape (N,)."""
-        return self.features.T @ self.observation / self.sigma**2 - self.alpha
+        return np.asarray(self.features.T @ self.observation).ravel() / self.sigma**2 - self.alpha
 
     def objective(self, r) -> float:
-        r"""Negative log posterior up to a constant, :math:`L(r)`."""
+        r"""Negative log posterior up to a constant, :math:`L(r)` (O(MN) dense, O(nnz) sparse)."""
         r = np.asarray(r, dtype=float)
-        res = self.observation - self.features @ r
+        res = self.observation - np.asarray(self.features @ r).ravel()
         return float(res @ res / (2 * self.sigma**2) + self.alpha * r.sum() + 0.5 * self.beta * r @ r)
 
     def gradient(self, r) -> np.ndarray:
-        r""":math:`\nabla L(r) = -(J r + g)`."""
-        return -(self.coupling @ np.asarray(r, dtype=float) + self.drive)
+        r""":math:`\nabla L(r) = -(J r + g) = U^T(U r - \mu)/\sigma^2 + \alpha + \beta r`,
+        computed from :math:`U` (O(MN) dense, O(nnz) sparse; no N x N)."""
+        r = np.asarray(r, dtype=float)
+        res = np.asarray(self.features @ r).ravel() - self.observation
+        return np.asarray(self.features.T @ res).ravel() / self.sigma**2 + self.alpha + self.beta * r
 
     def kkt_residual(self, r) -> float:
         r"""Scale-invariant violation of the KKT conditions of :math:`\min_{r\ge0} L(r)`:
@@ -179,8 +252,9 @@ class CausalProblem:
         problem, by the path that suits :math:`(\alpha, \beta)` and the conditioning
         (stacked NNLS for :math:`\beta > 0`, NNLS for :math:`\alpha = \beta = 0`, QR +
         NNLS for :math:`\alpha > 0, \beta = 0` at full column rank, else the
-        generalised Lawson-Hanson active-set method; equations in that module's
-        docstring). An NNLS estimate whose :class:`MapCertificate` fails is polished
+        generalised Lawson-Hanson active-set method; for sparse features or
+        N > :data:`~lava_causal.map_solver.DENSE_PATH_LIMIT` the working-set method;
+        equations in that module's docstring). An NNLS estimate whose :class:`MapCertificate` fails is polished
         by the active-set method; the first certified estimate is returned. Cached,
         with its certificate (:meth:`map_certificate`).
 
@@ -218,19 +292,37 @@ class CausalProblem:
     # ------------------------------------------------------------ persistence
     def save(self, path) -> None:
         """Write an ``.npz`` with ``features``, ``observation``, ``alpha``, ``beta``,
-        ``sigma``, atomically (a temporary file renamed into place)."""
+        ``sigma``, atomically (a temporary file renamed into place). Sparse features
+        are stored as CSC members ``features_data``, ``features_indices``,
+        ``features_indptr`` and ``features_shape`` (no dense ``features``)."""
+        if self.is_sparse:
+            u = self.features
+            feats = dict(features_data=u.data, features_indices=u.indices,
+                         features_indptr=u.indptr, features_shape=np.array(u.shape, dtype=np.int64))
+        else:
+            feats = dict(features=self.features)
         with atomic_output(path) as fh:
-            np.savez(fh, features=self.features, observation=self.observation,
-                     alpha=self.alpha, beta=self.beta, sigma=self.sigma)
+            np.savez(fh, observation=self.observation, alpha=self.alpha, beta=self.beta,
+                     sigma=self.sigma, **feats)
 
     @classmethod
     def load(cls, path) -> "CausalProblem":
         """Read an ``.npz`` written by :meth:`save` (``alpha``, ``beta``, ``sigma``
-        optional). Raises ``ValueError`` naming the file for a missing, corrupt or
+        optional; dense ``features`` or the four sparse CSC members, whose structure is
+        checked). Raises ``ValueError`` naming the file for a missing, corrupt or
         incomplete file."""
         path = os.fspath(path)
-        contents = read_npz(path, "problem", keys=("features", "observation"),
-                            optional=("alpha", "beta", "sigma"))
+        contents = read_npz(path, "problem", keys=("observation",),
+                            optional=("features", "alpha", "beta", "sigma") + _SPARSE_MEMBERS)
+        sparse = [k for k in _SPARSE_MEMBERS if k in contents]
+        if "features" not in contents:
+            if len(sparse) != len(_SPARSE_MEMBERS):
+                missing = ["features"] if not sparse else [k for k in _SPARSE_MEMBERS if k not in contents]
+                raise ValueError(f"problem file {path!r} lacks array(s) {missing}")
+            contents["features"] = _sparse_from_members(contents, path)
+        elif sparse:
+            raise ValueError(f"problem file {path!r} holds both dense features and sparse "
+                             f"member(s) {sparse}")
         kwargs = {}
         for key in ("alpha", "beta", "sigma"):
             if key in contents:

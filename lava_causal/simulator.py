@@ -100,6 +100,22 @@ folded units; ``v0`` and ``final_voltages`` are in voltage units, so they carry
 :math:`V`'s rounding (``x0`` gives folded initial states exactly; a ``v0`` that cannot
 resolve a tiny :math:`D_i` is warned about).
 
+Sparse networks
+---------------
+With CSR weights (``network.is_sparse``) the fold lists the synapses by presynaptic
+neuron (:func:`compiler.backends.emulator.transposed_pattern`, O(N + nnz) time,
+about :data:`compiler.system.resources.SIMULATE_SPARSE_SYNAPSE` bytes per synapse,
+nothing N x N) and a spike of ``j`` costs its fan-out instead of N; a step costs
+O(N) for the neurons (the skipping tests included), so a run is O(steps N + spikes x
+fan-out) in time and O(nnz + N d) in memory per trial for delays of up to ``d`` steps.
+Delays are a scalar or a CSR matrix on the weights' pattern. The spikes, final
+voltages and truncations are identical to the dense form's (``W.toarray()``, the
+same delays, zero off the pattern): every target receives the same increments
+(:math:`W_{ij}/D_i`, the same division) in the same order (spikes by increasing id,
+one increment per synapse), and a uniform delay marks its arrival step on every spike
+as the dense kernel's zeros do, so both skip the same steps. A dense form whose
+delay matrix is non-zero off the pattern can skip differently (up to float rounding).
+
 Chunks, Ctrl-C and progress
 ---------------------------
 A trial runs in chunks of about :data:`compiler.backends.emulator.CHUNK_SECONDS` of work (sized
@@ -123,7 +139,7 @@ import threading
 import time
 import warnings
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import List, Optional, Tuple
 
@@ -132,7 +148,8 @@ import numpy as np
 from numba import njit
 
 from compiler import IFNetwork
-from compiler.backends.emulator import FIRST_CHUNK_WORK, ChunkPacer, RunProgress, check_progress
+from compiler.backends.emulator import (FIRST_CHUNK_WORK, ChunkPacer, RunProgress, check_progress,
+                                        is_sparse_network, same_pattern, transposed_pattern)
 from compiler.system.resources import check_simulate
 from compiler.quantization.stability import check_stable
 from compiler.backends.results import RatesFromCounts
@@ -319,6 +336,25 @@ def _mt_normal(mt, index, has_spare, spare):
     return f * x2, index, True, f * x1
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _deliver(target, buf, pending, i, w, delay, k, n_steps, next_due):
+    """One spike's charge ``w`` onto neuron ``i`` after ``delay`` steps: now (``target``)
+    for 0, else into the ring ``buf`` (dropped past the end of the run). Returns the
+    first step with a pending arrival. Used by the sparse loop of
+    :func:`_simulate_chunk`; the dense loop writes the same lines out (the compiler
+    does not vectorize it through this function)."""
+    if delay == 0:
+        target[i] += w
+    elif k + delay < n_steps:
+        s = k + delay
+        slot = s % pending.shape[0]
+        buf[slot, i] += w
+        pending[slot] = True
+        if s < next_due:
+            next_due = s
+    return next_due
+
+
 # Slots of the integer state of one trial (``_simulate_chunk``'s ``state``).
 _K, _NEXT_DUE, _N_REC, _TRUNCATED, _RNG_INDEX, _RNG_SPARE = range(6)
 _STATE_SIZE = 6
@@ -328,12 +364,20 @@ _NORMAL_WORK = 20
 
 @njit(cache=True, nogil=True)
 def _simulate_chunk(x_io, cur_io, buf_io, pending_io, counts, rec_steps, rec_ids, mt, state, spare,
-                    w_t, d_t, bias, noise, noisy, hard_reset, inv_tm, inv_ts, dt, n_steps,
-                    window_steps, max_rounds, record, budget):
+                    w_t, d_t, sp_indptr, sp_targets, sp_w, sp_d, sp_uniform, bias, noise, noisy,
+                    hard_reset, inv_tm, inv_ts, dt, n_steps, window_steps, max_rounds, record,
+                    budget):
     """Advance one trial, in folded units (threshold 1, reset 0), from step
     ``state[_K]`` until about ``budget`` work units are done, the run ends, or the spike
-    record may overflow. ``w_t[j, i]`` is the increment of I_i (or x_i) per spike of j
-    and ``d_t[j, i]`` its delay in steps.
+    record may overflow. Dense (``sp_indptr`` empty): ``w_t[j, i]`` is the increment of
+    I_i (or x_i) per spike of j and ``d_t[j, i]`` its delay in steps; a spike costs
+    O(N). Sparse (:class:`_FoldedRun`): the synapses ``p`` of j are
+    ``sp_indptr[j] <= p < sp_indptr[j + 1]``, onto ``sp_targets[p]`` with increment
+    ``sp_w[p]`` and delay ``sp_d[p]`` (``sp_uniform`` for all when ``sp_d`` is empty);
+    a spike costs its fan-out. Both add the same increments to the same targets in the
+    same order (spikes in increasing id, each target once per spike), so they give the
+    same floats; a uniform delay marks its arrival step on every spike, as the dense
+    kernel does through the zeros of ``w_t``, so both skip the same steps.
 
     Every piece of state is in the arrays, updated in place, and the chunk stops only
     at the top of the step loop, where that state is complete: consecutive chunks
@@ -365,6 +409,8 @@ def _simulate_chunk(x_io, cur_io, buf_io, pending_io, counts, rec_steps, rec_ids
     has_spare = state[_RNG_SPARE] != 0
     spare_value = spare[0]
     fired = np.empty(n, np.int64)
+    sparse = sp_indptr.shape[0] > 0
+    per_synapse = sp_d.shape[0] > 0
     a1, cb1, ci1, q1 = _propagator(dt, inv_tm, inv_ts)
     work = 0
     while k < n_steps:
@@ -423,17 +469,28 @@ def _simulate_chunk(x_io, cur_io, buf_io, pending_io, counts, rec_steps, rec_ids
                     n_rec += 1
             for f in range(m):
                 j = fired[f]
-                for i in range(n):
-                    delay = d_t[j, i]
-                    if delay == 0:
-                        target[i] += w_t[j, i]
-                    elif k + delay < n_steps:
-                        s = k + delay
-                        buf[s % n_slots, i] += w_t[j, i]
-                        pending[s % n_slots] = True
-                        if s < next_due:
-                            next_due = s
-            work += n * (m + 1)
+                if sparse:
+                    for p in range(sp_indptr[j], sp_indptr[j + 1]):
+                        next_due = _deliver(target, buf, pending, sp_targets[p], sp_w[p],
+                                            sp_d[p] if per_synapse else sp_uniform, k, n_steps,
+                                            next_due)
+                    if not per_synapse and 0 < sp_uniform and k + sp_uniform < n_steps:
+                        pending[(k + sp_uniform) % n_slots] = True
+                        next_due = min(next_due, k + sp_uniform)
+                    work += sp_indptr[j + 1] - sp_indptr[j]
+                else:  # written out: through _deliver this loop ran 4-20x slower
+                    for i in range(n):
+                        delay = d_t[j, i]
+                        if delay == 0:
+                            target[i] += w_t[j, i]
+                        elif k + delay < n_steps:
+                            s = k + delay
+                            buf[s % n_slots, i] += w_t[j, i]
+                            pending[s % n_slots] = True
+                            if s < next_due:
+                                next_due = s
+                    work += n
+            work += n
         k += 1
     x_io[:] = x
     cur_io[:] = cur
@@ -620,6 +677,38 @@ class _FoldedRun:
     noise: np.ndarray     # (N,) sigma sqrt(dt) / D_i
     low: np.ndarray       # (N,) reset potential H_i (x = 0)
     depth: np.ndarray     # (N,) reset depth D_i (x = 1 at threshold)
+    # Sparse networks (w_t, d_t then (0, 0)): the synapses by presynaptic neuron,
+    # sp_targets[sp_indptr[j]:sp_indptr[j + 1]] the posts of j (see _simulate_chunk).
+    sp_indptr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sp_targets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    sp_w: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sp_d: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # empty: uniform
+    sp_uniform: int = 0
+
+    @property
+    def sparse(self) -> bool:
+        return self.sp_indptr.shape[0] > 0
+
+    @property
+    def synapses(self) -> tuple:
+        """The connectivity arguments of :func:`_simulate_chunk`."""
+        return (self.w_t, self.d_t, self.sp_indptr, self.sp_targets, self.sp_w, self.sp_d,
+                self.sp_uniform)
+
+    @property
+    def max_delay_steps(self) -> int:
+        if not self.sparse:
+            return int(self.d_t.max())
+        return int(self.sp_d.max(initial=0)) if self.sp_d.shape[0] else self.sp_uniform
+
+    @property
+    def zero_delay_coupling(self) -> bool:
+        """Whether some non-zero synapse has delay 0 (delta synapses then cascade)."""
+        if not self.sparse:
+            return bool(np.any((self.d_t == 0) & (self.w_t != 0)))
+        if self.sp_d.shape[0]:
+            return bool(np.any((self.sp_d == 0) & (self.sp_w != 0)))
+        return self.sp_uniform == 0 and bool(np.any(self.sp_w != 0))
 
     def to_folded(self, v):
         return (np.asarray(v, float) - self.low) / self.depth
@@ -636,16 +725,26 @@ def _fold_for_run(network: IFNetwork, dt: float, noise_std: float) -> _FoldedRun
     depth = np.array(network.reset, dtype=float)
     low = np.array(network.reset_potential, dtype=float)
     exp_syn = network.tau_syn > 0
-    w_t = np.empty((n, n))
+    sparse = is_sparse_network(network)
+    sp = {}
+    w_t = np.empty((0, 0) if sparse else (n, n))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # checked below
         # w_t[j, i] = W_ij / D_i (/ tau_s: the current step of one spike)
-        np.divide(network.weights.T, depth * network.tau_syn if exp_syn else depth, out=w_t)
+        per_post = depth * network.tau_syn if exp_syn else depth
+        if sparse:
+            sp["sp_indptr"], sp["sp_targets"], perm = transposed_pattern(network.weights)
+            sp["sp_w"] = network.weights.data[perm] / per_post[sp["sp_targets"]]
+        else:
+            np.divide(network.weights.T, per_post, out=w_t)
         bias = np.array(network.bias, dtype=float)
         if network.leak_tau is not None:
             bias = bias - low / network.leak_tau
         bias = bias / depth
         noise = float(noise_std) * math.sqrt(dt) / depth
-    bad = ~(np.isfinite(w_t).all(axis=0) & np.isfinite(bias) & np.isfinite(noise))
+    finite_in = np.isfinite(w_t).all(axis=0) if not sparse else np.ones(n, bool)
+    if sparse:
+        finite_in[sp["sp_targets"][~np.isfinite(sp["sp_w"])]] = False
+    bad = ~(finite_in & np.isfinite(bias) & np.isfinite(noise))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
@@ -653,11 +752,31 @@ def _fold_for_run(network: IFNetwork, dt: float, noise_std: float) -> _FoldedRun
             f"(neuron {i}: D = {depth[i]:g}) overflows its weights, bias or noise; rescale "
             "the network (V, weights, bias, reset depth and threshold of a neuron by one factor "
             "leave its spikes unchanged)")
+    if sparse:
+        return _FoldedRun(w_t=w_t, d_t=np.zeros((0, 0), np.int64), bias=bias, noise=noise,
+                          low=low, depth=depth, **sp, **_sparse_delay_steps(network, dt, perm))
     d_t = np.empty((n, n), np.int64)  # d_t[j, i] = round(delay_ij / dt), by row blocks
     delays_t = network.delays.T
     for start in range(0, n, 256):
         d_t[start:start + 256] = np.rint(delays_t[start:start + 256] / dt)
     return _FoldedRun(w_t=w_t, d_t=d_t, bias=bias, noise=noise, low=low, depth=depth)
+
+
+def _sparse_delay_steps(network: IFNetwork, dt: float, perm) -> dict:
+    """Delays of a sparse network in steps, ``round(delay / dt)``: one ``sp_uniform``
+    for a scalar delay, else ``sp_d`` per synapse in the transposed order ``perm``
+    (the delays' CSR must have the weights' pattern)."""
+    import scipy.sparse
+
+    delay = network.delay
+    if not scipy.sparse.issparse(delay):
+        if np.ndim(delay) != 0:
+            raise ValueError("a sparse network's delay must be a scalar or a CSR matrix with "
+                             "the weights' pattern")
+        return {"sp_uniform": int(np.rint(float(delay) / dt))}
+    if not same_pattern(network.weights, delay):
+        raise ValueError("a sparse network's delay matrix must have the weights' pattern")
+    return {"sp_d": np.rint(delay.data[perm] / dt).astype(np.int64)}
 
 
 def _warn_coarse_v0(run: _FoldedRun, v, stacklevel=3):
@@ -778,12 +897,12 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
     exp_syn = network.tau_syn > 0
     inv_ts = 1.0 / network.tau_syn if exp_syn else 0.0
     inv_tm = 0.0 if network.leak_tau is None else 1.0 / network.leak_tau
-    cascade = not exp_syn and bool(np.any((run.d_t == 0) & (run.w_t != 0)))
+    cascade = not exp_syn and run.zero_delay_coupling
     rounds = max_cascade if cascade else 1
     noisy = noise_std > 0
     hard_reset = network.reset_mode == "hard"
     record = bool(record_spikes)
-    n_slots = int(run.d_t.max()) + 1
+    n_slots = run.max_delay_steps + 1
     done = np.zeros(trials, np.int64)  # steps completed per trial (progress)
 
     def run_trial(trial, stop=None, bar=None):
@@ -813,7 +932,7 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
                 rec_ids = np.concatenate([rec_ids, np.empty(grown - rec_ids.shape[0], np.int64)])
             start = time.perf_counter()
             work = _simulate_chunk(x, cur, buf, pending, counts, rec_steps, rec_ids, mt, state,
-                                   spare, run.w_t, run.d_t, run.bias, run.noise, noisy, hard_reset,
+                                   spare, *run.synapses, run.bias, run.noise, noisy, hard_reset,
                                    inv_tm, inv_ts, dt, n_steps, window_steps, rounds, record,
                                    int(pacer.size))
             pacer.record(work, time.perf_counter() - start)
@@ -826,7 +945,7 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
     workers = min(trials, numba.config.NUMBA_NUM_THREADS, os.cpu_count() or 1)
     with RunProgress(progress, trials * n_steps, desc="simulate", unit="step") as bar:
         if workers > 1:
-            _compile_here(noisy, hard_reset, inv_tm, inv_ts, dt, rounds, record)
+            _compile_here(run, noisy, hard_reset, inv_tm, inv_ts, dt, rounds, record)
             out = _run_threads(run_trial, trials, workers, lambda: bar.update(done.sum()))
         else:
             out = [run_trial(trial, bar=bar) for trial in range(trials)]
@@ -853,15 +972,16 @@ def simulate(network: IFNetwork, duration: float, dt: float = 1e-5, trials: int 
         max_cascade=max_cascade, network_name=network.name)
 
 
-def _compile_here(noisy, hard_reset, inv_tm, inv_ts, dt, rounds, record) -> None:
+def _compile_here(run, noisy, hard_reset, inv_tm, inv_ts, dt, rounds, record) -> None:
     """Compile (or load from numba's cache) the kernels in the calling thread, with a
-    call that does no work (budget 0) on arguments of the run's types. On a first run
-    numba compiles for seconds; Ctrl-C is then answered here, between the compiler's
-    steps, instead of after worker threads have finished compiling."""
+    call that does no work (budget 0) on arguments of the run's types (the connectivity
+    of ``run`` itself: nothing is read). On a first run numba compiles for seconds;
+    Ctrl-C is then answered here, between the compiler's steps, instead of after worker
+    threads have finished compiling."""
     i64 = np.int64
     _simulate_chunk(np.zeros(1), np.zeros(1), np.zeros((1, 1)), np.zeros(1, np.bool_),
                     np.zeros((1, 1), i64), np.empty(0, i64), np.empty(0, i64), np.zeros(_MT_N, i64),
-                    np.zeros(_STATE_SIZE, i64), np.zeros(1), np.zeros((1, 1)), np.zeros((1, 1), i64),
+                    np.zeros(_STATE_SIZE, i64), np.zeros(1), *run.synapses,
                     np.zeros(1), np.zeros(1), noisy, hard_reset, inv_tm, inv_ts, dt, 1, 1, rounds,
                     record, 0)
     if noisy:

@@ -73,7 +73,8 @@ def run_backend(problem: CausalProblem, backend="float", duration=5.0, dt=None, 
                           hint="shorten --duration or raise --dt",
                           force_hint="or pass --force (force=True)")
     resources.check_problem(problem.n_inputs, problem.n_causes, chip=chip,
-                            splits=compile_options.get("weight_splits", "auto"), force=force)
+                            splits=compile_options.get("weight_splits", "auto"), force=force,
+                            features=problem.features)
     network = build_network(problem, tau_syn=tau_syn)
     if backend == "float":
         from .simulator import simulate

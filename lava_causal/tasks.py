@@ -15,6 +15,7 @@ Feature families
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 
 from .problem import CausalProblem
 
@@ -113,6 +114,52 @@ def random_problem(seed=None, m: int = 30, n: int = 20, alpha: float = 0.0, beta
     u = _unit_columns(rng.normal(size=(m, n)))
     r = amplitude * rng.random(n) * (rng.random(n) < density)
     return CausalProblem(u, u @ r + noise * rng.normal(size=m), alpha=alpha, beta=beta)
+
+
+def sparse_causes(n: int, m=None, per_cause: int = 3, active: int = 50, seed=0, sigma: float = 1.0,
+                  alpha: float = 1.0, beta: float = 0.0, amplitude: float = 20.0,
+                  noise: float = 0.0) -> CausalProblem:
+    r"""A large sparse problem: N causes, each touching ``per_cause`` of M inputs.
+
+    Column :math:`u_i` has ``per_cause`` distinct random rows with positive weights
+    :math:`U[0.5, 1.5]`, normalized to unit norm; ``active`` random causes have rates
+    :math:`r_i \sim` ``amplitude`` :math:`\cdot U[0.5, 1.5]` (the others 0), and
+    :math:`\mu = U r + \epsilon`, :math:`\epsilon \sim N(0,` ``noise`` :math:`^2 I_M)`.
+    With M < N (default M = N // 5) the problem is overcomplete, so ``alpha`` > 0
+    (default 1) or ``beta`` > 0 makes the MAP sparse and unique. (With ``noise``
+    comparable to ``alpha`` many causes explain noise and the MAP is no longer sparse.)
+
+    Returns a :class:`CausalProblem` with ``csc_matrix`` features: O(N ``per_cause``)
+    time and memory (N = 10^6 builds in about a second, ~60 MB), nothing M x N dense.
+    """
+    n = int(n)
+    m = max(int(per_cause), n // 5) if m is None else int(m)
+    k = int(per_cause)
+    if n < 1 or k < 1 or m < k:
+        raise ValueError(f"need n >= 1, per_cause >= 1 and m >= per_cause, got n={n}, m={m}, "
+                         f"per_cause={k}")
+    active = int(active)
+    if not 0 <= active <= n:
+        raise ValueError(f"active must lie in [0, n], got {active}")
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, m, (n, k))
+    rows.sort(axis=1)
+    while True:     # distinct rows per cause: redraw the (rare) repeated ones
+        dup = np.zeros(rows.shape, dtype=bool)
+        dup[:, 1:] = rows[:, 1:] == rows[:, :-1]
+        if not dup.any():
+            break
+        rows[dup] = rng.integers(0, m, int(dup.sum()))
+        rows.sort(axis=1)
+    w = rng.uniform(0.5, 1.5, (n, k))
+    w /= np.sqrt(np.einsum("ij,ij->i", w, w))[:, None]
+    u = scipy.sparse.csc_matrix((w.ravel(), rows.ravel(), np.arange(0, n * k + 1, k)), shape=(m, n))
+    r = np.zeros(n)
+    r[rng.choice(n, active, replace=False)] = amplitude * rng.uniform(0.5, 1.5, active)
+    mu = u @ r
+    if noise:
+        mu = mu + noise * rng.normal(size=m)
+    return CausalProblem(u, mu, alpha=alpha, beta=beta, sigma=sigma)
 
 
 TASKS = {

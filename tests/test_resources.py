@@ -276,3 +276,22 @@ def test_simulate_and_emulate_themselves_refuse_runs_that_cannot_fit(small, monk
         compiler.emulate(fixed, 10**6, trials=10, record=True)
     monkeypatch.setenv("LAVA_CAUSAL_MEMORY_LIMIT", "none")
     assert simulate(network, 0.01, 1e-4, trials=2).counts.shape[0] == 2
+
+
+def test_sparse_problems_are_estimated_by_their_couplings(tmp_path, capsys):
+    """A sparse problem of 100,000 causes is not refused as if it were N x N dense, and
+    the coupling bound bounds the true non-zeros of U^T U."""
+    problem = tasks.sparse_causes(2000, seed=1)
+    couplings = resources.coupling_bound(problem.features)
+    gram = (problem.features.T @ problem.features).tocsr()
+    assert gram.nnz <= couplings + problem.n_causes
+    assert couplings == resources.coupling_bound(problem.features.tocsr())
+    big = tasks.sparse_causes(100_000, seed=1)
+    assert resources.check_problem(big.n_inputs, big.n_causes, chip=True, features=big.features,
+                                   limit=2**32) < 2**31
+    with pytest.raises(ResourceError, match="sparse network of 100000 causes"):
+        resources.check_problem(big.n_inputs, big.n_causes, chip=True, features=big.features,
+                                limit=2**20)
+    path = tmp_path / "sparse.npz"
+    problem.save(path)
+    assert main(["compile", str(path), "--json"]) == 0

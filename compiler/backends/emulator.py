@@ -11,6 +11,13 @@ with the whole state carried between chunks (so Ctrl-C is answered between chunk
 the counts do not depend on the chunking: :func:`run_in_chunks`; its pacing and
 progress bar also serve the float simulator and the staged model).
 
+Sparse networks (CSR splits on one pattern, :class:`FixedPointNetwork` ``is_sparse``)
+run event-driven (:func:`_emulate_sparse_chunk`): the synapses are listed once by
+presynaptic neuron (:class:`SparseSynapses`, O(N + s nnz) time and memory, nothing
+N x N), a step costs O(N) for the neurons plus the fan-out of its spikes per split,
+and the pending input, its wraps and every spike are those of the dense kernel on
+``W.toarray()``, integer for integer (also with per-synapse or uniform delays).
+
 Lava's numpy models also wrap at 32 bits where their arrays are ``int32`` (measured
 against lava-nc 0.10, see ``tests/test_emulator_lava.py``): Dense's output travels
 through an ``int32`` channel and LIF's ``a_in`` sums the splits in ``int32``; the
@@ -275,6 +282,131 @@ def resolve_initial_voltages(fixed: FixedPointNetwork, trials: int, seed, v0):
     return fixed.initial_voltages(trials, seed).astype(np.int64), seed
 
 
+def is_sparse_network(network) -> bool:
+    """True when ``network`` (an :class:`~compiler.IFNetwork` or a
+    :class:`FixedPointNetwork`) holds ``scipy.sparse`` weights: its ``is_sparse``, or
+    the type of its (first split's) weights."""
+    import scipy.sparse
+
+    if getattr(network, "is_sparse", False):
+        return True
+    weights = network.weights
+    if isinstance(weights, (tuple, list)):
+        weights = weights[0]
+    return bool(scipy.sparse.issparse(weights))
+
+
+def index_dtype(size: int):
+    """``int32`` when indices below ``size`` fit in it, else ``int64``."""
+    return np.int32 if size < 2**31 else np.int64
+
+
+@njit(cache=True)
+def _transpose_pattern(indptr, indices, n, t_indptr, t_indices, perm):
+    """CSR (rows = post) to CSR of the transpose (rows = pre) by a counting sort:
+    ``t_indices[t_indptr[j]:t_indptr[j + 1]]`` are the posts of pre ``j`` in increasing
+    order and ``perm[q]`` the position in the original ``data`` of transposed entry
+    ``q``. O(N + nnz) time, no memory beyond the outputs."""
+    for p in range(indices.shape[0]):
+        t_indptr[indices[p] + 1] += 1
+    for j in range(n):
+        t_indptr[j + 1] += t_indptr[j]
+    fill = t_indptr[:n].copy()
+    for i in range(n):
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            q = fill[j]
+            t_indices[q] = i
+            perm[q] = p
+            fill[j] = q + 1
+
+
+def transposed_pattern(matrix):
+    """``(t_indptr, t_indices, perm)`` of a square CSR ``matrix`` (rows = post): the
+    same synapses listed by presynaptic neuron (:func:`_transpose_pattern`), with
+    ``data[perm]`` their values in that order. O(N + nnz) time and memory (int32
+    indices below 2**31)."""
+    n = matrix.shape[0]
+    nnz = int(matrix.indptr[-1])
+    t_indptr = np.zeros(n + 1, np.int64)
+    t_indices = np.empty(nnz, index_dtype(n))
+    perm = np.empty(nnz, index_dtype(max(nnz, 1)))
+    _transpose_pattern(np.asarray(matrix.indptr, np.int64), np.asarray(matrix.indices), n,
+                       t_indptr, t_indices, perm)
+    return t_indptr, t_indices, perm
+
+
+def same_pattern(a, b) -> bool:
+    """Whether two CSR matrices store the same entries (``indptr`` and ``indices``)."""
+    return (a.shape == b.shape and np.array_equal(a.indptr, b.indptr)
+            and np.array_equal(a.indices, b.indices))
+
+
+@dataclass(frozen=True, eq=False)
+class SparseSynapses:
+    """The synapses of a sparse :class:`FixedPointNetwork`, listed by presynaptic
+    neuron for event-driven propagation (:func:`_emulate_sparse_chunk`).
+
+    Built once per run by :meth:`of` in O(N + s nnz) time from the splits' shared CSR
+    pattern (rows = post): ``targets[indptr[j]:indptr[j + 1]]`` are the posts of ``j``,
+    ``weights[k, p]`` the mantissa of synapse ``p`` in split ``k`` (the splits' own
+    integer dtype), ``delays[p]`` its delay in steps (empty when the delay is uniform,
+    ``uniform_delay``). Memory: ``8 (N + 1) + nnz (4 + s b + b_d)`` bytes for ``b``-byte
+    mantissas and ``b_d``-byte delays (int32 indices).
+    """
+
+    indptr: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+    delays: np.ndarray
+    uniform_delay: int
+    max_delay: int
+
+    @classmethod
+    def of(cls, weights, delays=None) -> "SparseSynapses":
+        """From the splits' CSR matrices (one shared pattern, contract of
+        :class:`FixedPointNetwork`) and ``delays`` (None, an int, or a CSR matrix with
+        that pattern). ValueError when the patterns differ."""
+        import scipy.sparse
+
+        first = weights[0]
+        for k, w in enumerate(weights):
+            if not scipy.sparse.issparse(w) or w.format != "csr" or not same_pattern(first, w):
+                raise ValueError(f"sparse weight splits must be CSR matrices sharing one pattern "
+                                 f"(indptr, indices); split {k} does not match split 0")
+        t_indptr, targets, perm = transposed_pattern(first)
+        dtype = np.result_type(*[w.dtype for w in weights])
+        stacked = np.empty((len(weights), perm.shape[0]), dtype)
+        for k, w in enumerate(weights):
+            stacked[k] = w.data[perm]
+        uniform, per_synapse = 0, np.zeros(0, np.int64)
+        if delays is None:
+            pass
+        elif scipy.sparse.issparse(delays):
+            if delays.format != "csr" or not same_pattern(first, delays):
+                raise ValueError("sparse delays must be a CSR matrix with the weights' pattern")
+            per_synapse = delays.data[perm]
+            if per_synapse.size and per_synapse.min() < 0:
+                raise ValueError("delays must be >= 0 steps")
+        else:
+            uniform = int(delays)
+            if np.ndim(delays) != 0 or uniform < 0:
+                raise ValueError(f"a uniform delay must be an integer >= 0, got {delays!r}")
+        max_delay = int(per_synapse.max()) if per_synapse.size else uniform
+        return cls(indptr=t_indptr, targets=targets, weights=stacked, delays=per_synapse,
+                   uniform_delay=uniform, max_delay=max_delay)
+
+
+def max_delay_of(delays) -> int:
+    """Largest delay in steps of ``FixedPointNetwork.delays`` (None, an int, a dense
+    array or a CSR matrix): 0 for None."""
+    if delays is None:
+        return 0
+    if np.ndim(delays) == 0 and not hasattr(delays, "nnz"):
+        return int(delays)
+    return int(delays.max()) if np.prod(delays.shape) else 0
+
+
 def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0=None,
             record: bool = False, *, allow_unstable: bool = False, progress=None) -> ExecutionResult:
     """Run ``fixed`` for ``steps`` chip steps, bit-exactly as Lava ``fixed_pt`` would.
@@ -298,6 +430,15 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
         tqdm progress bar: True always, False never, None (default) only for a run
         estimated to take more than :data:`AUTO_PROGRESS_SECONDS`, in the main thread,
         with stderr on a terminal.
+
+    Dense weights run :func:`_emulate_chunk`: per step O(N) for the neurons plus
+    O(s N) per spike (a column of every split), memory :math:`8 N^2 (s + 1)` for the
+    stacked weights and delays. Sparse weights (CSR splits sharing one pattern,
+    :class:`SparseSynapses`) run :func:`_emulate_sparse_chunk`, event-driven: per step
+    O(N) plus O(s x fan-out) per spike, memory O(N + s nnz) for the synapses; both
+    keep per trial ``8 N (max_delay + 2)`` bytes of pending input (and, sparse, per
+    thread ``17 N (max_delay + 1)`` bytes of delay-group sums) and give the same
+    spikes, integer for integer.
 
     The run proceeds in chunks of steps of about :data:`CHUNK_SECONDS` each, the whole
     state (``u``, ``v``, the pending-input ring, counts) carried from chunk to chunk, so
@@ -330,25 +471,38 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
                   hint="reduce trials or N", force_hint="")
     check_stable(fixed, allow_unstable=allow_unstable)
     ar = fixed.arithmetic
-    weights = np.ascontiguousarray(np.stack(fixed.weights), dtype=np.int64)
     exps = np.asarray(fixed.weight_exps, dtype=np.int64)
-    delays = (np.zeros((fixed.n, fixed.n), np.int64) if fixed.delays is None
-              else np.ascontiguousarray(fixed.delays, dtype=np.int64))
     steps = int(steps)
     n, trials = fixed.n, v_init.shape[0]
+    sparse = is_sparse_network(fixed)
+    if sparse:
+        synapses = SparseSynapses.of(fixed.weights, fixed.delays)
+        max_delay = synapses.max_delay
+    else:
+        weights = np.ascontiguousarray(np.stack(fixed.weights), dtype=np.int64)
+        max_delay = max_delay_of(fixed.delays)
+        delays = (np.zeros((n, n), np.int64) if fixed.delays is None
+                  else np.ascontiguousarray(np.broadcast_to(fixed.delays, (n, n)), dtype=np.int64))
     bias = fixed.effective_bias.astype(np.int64)
     u_factor, v_factor = ar.current_decay_factor(fixed.du), ar.voltage_decay_factor(fixed.dv)
     # The whole kernel state lives here and is passed to every chunk (_emulate_chunk).
     u = np.zeros((trials, n), np.int64)
     v = np.array(v_init, dtype=np.int64, order="C")
-    pending = np.zeros((trials, fixed.max_delay + 2, n), np.int64)
+    pending = np.zeros((trials, max_delay + 2, n), np.int64)
     counts = np.zeros((trials, n), np.int64)
     raster = np.zeros((trials, steps, n) if record else (0, 0, n), np.bool_)
+    neuron = (bias, np.int64(fixed.threshold), np.int64(u_factor), np.int64(v_factor),
+              np.int64(ar.decay_bits), np.int64(ar.activation_shift), np.int64(ar.state_max),
+              np.int64(LAVA_WORD_BITS))
+    state = (u, v, pending, counts, raster)
 
     def advance(begin, end):
-        _emulate_chunk(weights, exps, delays, fixed.max_delay, bias, fixed.threshold, u_factor,
-                       v_factor, ar.decay_bits, ar.activation_shift, ar.state_max, LAVA_WORD_BITS,
-                       u, v, pending, counts, raster, begin, end, bool(record))
+        if sparse:
+            _emulate_sparse_chunk(synapses.indptr, synapses.targets, synapses.weights,
+                                  synapses.delays, synapses.uniform_delay, exps, max_delay, neuron,
+                                  *state, begin, end, bool(record))
+        else:
+            _emulate_chunk(weights, exps, delays, max_delay, neuron, *state, begin, end, bool(record))
 
     start = time.perf_counter()
     with _threads_at_most(trials):
@@ -360,7 +514,7 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
         hw_name=fixed.hw_name, raster=raster if record else None, wall_time=wall,
         provenance={"backend": "emulator", "numpy": np.__version__, "numba": numba.__version__,
                     "hw": fixed.hw_name, "dt": fixed.dt, "steps": int(steps), "trials": int(trials),
-                    "seed": used_seed})
+                    "seed": used_seed, "weights": "sparse" if sparse else "dense"})
 
 
 @contextmanager
@@ -397,11 +551,51 @@ def _decay(x, factor, bits):
     return -(((-x) * factor) >> bits)
 
 
+@njit(cache=True, inline="always")
+def _lif_step(u, v, pending, slot, bias, vth_eff, u_factor, v_factor, decay_bits, act_shift,
+              state_max, word_bits, spiked, counts, raster, tr, t, record):
+    """One LIF step of every neuron of trial ``tr`` (``PyLifModelBitAcc``, module
+    docstring), consuming the input due now (``pending[slot]``, cleared). Writes the
+    ids of the neurons that spiked to ``spiked`` and returns how many: O(N). The
+    kernels unpack their ``neuron`` tuple ``(bias, vth_eff, u_factor, v_factor,
+    decay_bits, act_shift, state_max, word_bits)`` once and pass the scalars: unpacked
+    in here, the inlined loop ran 50 % slower."""
+    n = u.shape[0]
+    v_limit = state_max - 1
+    n_spiked = 0
+    for i in range(n):
+        # Lava: int32 channel / a_in sum, int32 shift, int32 add (module docstring)
+        a = _wrap_word(pending[slot, i], word_bits)
+        pending[slot, i] = 0
+        act = _wrap_word(a << act_shift, word_bits)
+        uu = _wrap_word(_decay(u[i], u_factor, decay_bits) + act, word_bits)
+        if uu > state_max:
+            uu -= 2 * state_max
+        elif uu <= -state_max:
+            uu += 2 * state_max
+        u[i] = uu
+        vv = _decay(v[i], v_factor, decay_bits) + uu + bias[i]
+        if vv > v_limit:
+            vv = v_limit
+        elif vv < -v_limit:
+            vv = -v_limit
+        if vv > vth_eff:
+            vv = 0
+            spiked[n_spiked] = i
+            n_spiked += 1
+            counts[tr, i] += 1
+            if record:
+                raster[tr, t, i] = True
+        v[i] = vv
+    return n_spiked
+
+
 @njit(cache=True, parallel=True)
-def _emulate_chunk(weights, exps, delays, max_delay, bias, vth_eff, u_factor, v_factor,
-                   decay_bits, act_shift, state_max, word_bits, u_all, v_all, pending_all, counts,
+def _emulate_chunk(weights, exps, delays, max_delay, neuron, u_all, v_all, pending_all, counts,
                    raster, t_begin, t_end, record):
-    """Advance every trial over steps ``t_begin .. t_end - 1`` in place.
+    """Advance every trial over steps ``t_begin .. t_end - 1`` in place (dense weights,
+    ``weights`` (splits, N, N), ``delays`` (N, N); ``neuron``: see :func:`_lif_step`):
+    O(N + spikes x N) per step.
 
     The state (``u_all``, ``v_all``: (trials, N); ``pending_all``: (trials, ring, N),
     the input due at step ``t`` in slot ``t % ring``; ``counts``; ``raster`` indexed by
@@ -414,7 +608,7 @@ def _emulate_chunk(weights, exps, delays, max_delay, bias, vth_eff, u_factor, v_
     n_splits, n, _ = weights.shape
     trials = v_all.shape[0]
     ring = max_delay + 2  # pending input for steps t+1 .. t+1+max_delay, plus the current
-    v_limit = state_max - 1
+    bias, vth_eff, u_factor, v_factor, decay_bits, act_shift, state_max, word_bits = neuron
     for tr in prange(trials):
         # Local copies, written back at the end: arrays the compiler knows are not
         # aliased keep the inner loops as fast as with the state allocated in here.
@@ -424,32 +618,9 @@ def _emulate_chunk(weights, exps, delays, max_delay, bias, vth_eff, u_factor, v_
         group = np.zeros((max_delay + 1, n), np.int64)
         spiked = np.zeros(n, np.int64)
         for t in range(t_begin, t_end):
-            slot = t % ring
-            n_spiked = 0
-            for i in range(n):
-                # Lava: int32 channel / a_in sum, int32 shift, int32 add (module docstring)
-                a = _wrap_word(pending[slot, i], word_bits)
-                pending[slot, i] = 0
-                act = _wrap_word(a << act_shift, word_bits)
-                uu = _wrap_word(_decay(u[i], u_factor, decay_bits) + act, word_bits)
-                if uu > state_max:
-                    uu -= 2 * state_max
-                elif uu <= -state_max:
-                    uu += 2 * state_max
-                u[i] = uu
-                vv = _decay(v[i], v_factor, decay_bits) + uu + bias[i]
-                if vv > v_limit:
-                    vv = v_limit
-                elif vv < -v_limit:
-                    vv = -v_limit
-                if vv > vth_eff:
-                    vv = 0
-                    spiked[n_spiked] = i
-                    n_spiked += 1
-                    counts[tr, i] += 1
-                    if record:
-                        raster[tr, t, i] = True
-                v[i] = vv
+            n_spiked = _lif_step(u, v, pending, t % ring, bias, vth_eff, u_factor, v_factor,
+                                 decay_bits, act_shift, state_max, word_bits, spiked, counts,
+                                 raster, tr, t, record)
             if n_spiked == 0:
                 continue
             # Dense/DelayDense: per split and per delay group, sum then shift (floor).
@@ -463,6 +634,79 @@ def _emulate_chunk(weights, exps, delays, max_delay, bias, vth_eff, u_factor, v_
                     target = (t + 1 + d) % ring
                     for i in range(n):
                         pending[target, i] += _shift(group[d, i], exps[k])
+        u_all[tr] = u
+        v_all[tr] = v
+        pending_all[tr] = pending
+
+
+@njit(cache=True, parallel=True)
+def _emulate_sparse_chunk(indptr, targets, weights, delays, uniform_delay, exps, max_delay, neuron,
+                          u_all, v_all, pending_all, counts, raster, t_begin, t_end, record):
+    r""":func:`_emulate_chunk` on sparse weights, event-driven: O(N + spikes x fan-out)
+    per step.
+
+    A split with ``weight_exp >= 0`` adds :math:`w\,2^{e}` of every synapse straight
+    into the ring: the left shift is linear, also modulo :math:`2^{64}` where the int64
+    sums wrap, and the 32-bit wrap of the sum comes later, so this is the dense
+    kernel's integer. The synapses are listed by presynaptic neuron (:class:`SparseSynapses`):
+    ``targets[indptr[j]:indptr[j + 1]]`` are the targets of ``j``, ``weights[k, p]``
+    the mantissa of synapse ``p`` in split ``k`` and ``delays[p]`` its delay (or, with
+    ``delays`` empty, ``uniform_delay`` for all). Per split and per delay group the
+    touched targets are summed, then shifted (floor) once, exactly like the dense
+    kernel: an entry it adds zero to is one this kernel does not touch, and the shift
+    of zero is zero, so both kernels write the same integers to the pending ring.
+    Touched (delay, target) pairs are listed as they are first hit, so the shift pass
+    costs the number of distinct pairs, not (max_delay + 1) x N.
+    """
+    n_splits = weights.shape[0]
+    trials, n = v_all.shape
+    ring = max_delay + 2
+    per_synapse = delays.shape[0] > 0
+    n_groups = max_delay + 1 if per_synapse else 1
+    bias, vth_eff, u_factor, v_factor, decay_bits, act_shift, state_max, word_bits = neuron
+    for tr in prange(trials):
+        spiked = np.zeros(n, np.int64)
+        group = np.zeros(n_groups * n, np.int64)     # flat (delay, target) sums
+        touched = np.zeros(n_groups * n, np.int64)   # flat indices hit this split
+        seen = np.zeros(n_groups * n, np.bool_)
+        u, v, pending = u_all[tr].copy(), v_all[tr].copy(), pending_all[tr].copy()
+        for t in range(t_begin, t_end):
+            n_spiked = _lif_step(u, v, pending, t % ring, bias, vth_eff, u_factor, v_factor,
+                                 decay_bits, act_shift, state_max, word_bits, spiked, counts,
+                                 raster, tr, t, record)
+            for k in range(n_splits if n_spiked else 0):
+                e = exps[k]
+                if e >= 0:
+                    # A left shift is linear (modulo 2**64, like the int64 sums of the
+                    # dense kernel): each synapse goes straight into the ring.
+                    for s in range(n_spiked):
+                        j = spiked[s]
+                        for p in range(indptr[j], indptr[j + 1]):
+                            d = delays[p] if per_synapse else uniform_delay
+                            pending[(t + 1 + d) % ring, targets[p]] += np.int64(weights[k, p]) << e
+                    continue
+                m = 0
+                for s in range(n_spiked):
+                    j = spiked[s]
+                    for p in range(indptr[j], indptr[j + 1]):
+                        w = weights[k, p]
+                        if w == 0:
+                            continue
+                        idx = np.int64(targets[p])
+                        if per_synapse:
+                            idx += delays[p] * n
+                        if not seen[idx]:
+                            seen[idx] = True
+                            touched[m] = idx
+                            m += 1
+                        group[idx] += w
+                for q in range(m):
+                    idx = touched[q]
+                    d = idx // n if per_synapse else uniform_delay
+                    i = idx - d * n if per_synapse else idx
+                    pending[(t + 1 + d) % ring, i] += _shift(group[idx], e)
+                    group[idx] = 0
+                    seen[idx] = False
         u_all[tr] = u
         v_all[tr] = v
         pending_all[tr] = pending

@@ -14,6 +14,10 @@ Mapping of :class:`compiler.IFNetwork` (see its docstring for the equations):
   :math:`\tau_m \dot V = -V + \tau_m I`.
 * edges ``input -> syn``, ``neuron -> rec -> syn -> [delay ->] neuron -> output``.
 
+NIR has no sparse weights: a sparse (CSR) network is written with its weights
+densified, and refused above :data:`NIR_DENSE_LIMIT` bytes of them (the error gives
+the dense size); its per-synapse delays count as uniform when all stored ones agree.
+
 What NIR cannot carry (recorded under ``metadata["not_carried"]``): the reset rule
 (NIR neurons reset *to* ``v_reset``: the chip's and ``reset_mode="hard"``'s hard reset
 matches, ``"subtract"``, which keeps the overshoot, does not); per-synapse delays
@@ -29,9 +33,10 @@ import shutil
 import tempfile
 
 import numpy as np
+import scipy.sparse
 
 from compiler.quantization.effective import effective_network
-from compiler.system.files import atomic_output
+from compiler.system.files import atomic_output, format_bytes
 from compiler.quantization.fixed_point import FixedPointNetwork
 from compiler.frontend.network import IFNetwork
 
@@ -42,6 +47,27 @@ def _import_nir():
     except ImportError as exc:  # pragma: no cover - nir is a dependency
         raise RuntimeError(f"NIR export needs the nir package ({exc}); pip install nir") from None
     return nir
+
+
+NIR_DENSE_LIMIT = 2**28
+"""Most bytes of dense float64 weights written for a sparse network (N up to 5792):
+NIR (nir 1.0) has no sparse type and ``nir.write`` stores weights as dense HDF5
+arrays, so a sparse network is densified for export and refused above this."""
+
+
+def _dense_weights(network) -> np.ndarray:
+    """The weights as the dense float array NIR stores; a sparse network's only up to
+    :data:`NIR_DENSE_LIMIT` bytes (ValueError above it, giving the dense size)."""
+    if not scipy.sparse.issparse(network.weights):
+        return np.asarray(network.weights, float)
+    n = network.n
+    nbytes = 8 * n * n
+    if nbytes > NIR_DENSE_LIMIT:
+        raise ValueError(f"NIR stores weights dense (nir has no sparse type): this sparse network "
+                         f"of {n} neurons and {network.weights.nnz} synapses would need a {n} x {n} "
+                         f"float64 matrix of {format_bytes(nbytes)}, more than the "
+                         f"{format_bytes(NIR_DENSE_LIMIT)} limit of the export")
+    return network.weights.toarray().astype(float)
 
 
 def to_nir_graph(network):
@@ -56,11 +82,14 @@ def to_nir_graph(network):
     else:
         raise TypeError(f"network must be an IFNetwork or FixedPointNetwork, got {type(network).__name__}")
     n = network.n
-    w = np.asarray(network.weights, float)
+    w = _dense_weights(network)
     theta = np.broadcast_to(np.asarray(network.threshold, float), (n,)).copy()
     reset = np.asarray(network.reset, float)
-    delay = np.broadcast_to(np.asarray(network.delay, float), (n, n))
-    offdiag = delay[~np.eye(n, dtype=bool)] if n > 1 else delay.ravel()
+    if scipy.sparse.issparse(network.delay):  # per synapse, on the weights' pattern
+        offdiag = np.asarray(network.delay.data, float)
+    else:
+        delay = np.broadcast_to(np.asarray(network.delay, float), (n, n))
+        offdiag = delay[~np.eye(n, dtype=bool)] if n > 1 else delay.ravel()
     if offdiag.size and np.ptp(offdiag) > 0:
         raise ValueError(f"NIR's Delay is per neuron: per-synapse delays (from {offdiag.min()} to "
                          f"{offdiag.max()} s) cannot be exported")

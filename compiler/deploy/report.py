@@ -13,6 +13,10 @@ precision (:func:`weight_precision`: weight bits, splits, effective bits).
 
 :class:`QuantizationReport` is a ``dict`` (JSON-ready values) whose ``str()`` is a
 table.
+
+Sparse networks (CSR splits, CSR targets in ``info``) are reported from their stored
+entries, never densified: the statistics are over the non-zero targets as for dense
+networks, ranges include the implicit zeros; time and memory O(nnz).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 
 from compiler.quantization.effective import effective_input, hardware_dict
 from compiler.hardware.encoding import effective_weight_bits, mantissa_step_bits, sign_mode
@@ -69,7 +74,7 @@ def split_quanta(fixed) -> list:
     :math:`s_k = R - b + [\text{mixed}]` with the register :math:`R` of the network's
     config (8 on Lava) and the split's sign mode."""
     reg = _register_bits(hardware_dict(fixed))
-    return [int(e) + mantissa_step_bits(sign_mode(w), reg, fixed.num_weight_bits)
+    return [int(e) + mantissa_step_bits(sign_mode(w.data if sp.issparse(w) else w), reg, fixed.num_weight_bits)
             for w, e in zip(fixed.weights, fixed.weight_exps)]
 
 
@@ -88,6 +93,18 @@ def weight_precision(fixed) -> WeightPrecision:
     return WeightPrecision(b, int(fixed.n_splits), effective_weight_bits(b, split_quanta(fixed)))
 
 
+def _stored(matrix, pattern=None) -> np.ndarray:
+    """Stored values of a CSR ``matrix`` at the entries of ``pattern`` (default its own);
+    dense input unchanged."""
+    if not sp.issparse(matrix):
+        return matrix
+    m = sp.csr_matrix(matrix)
+    if pattern is None or (np.array_equal(m.indptr, pattern.indptr) and np.array_equal(m.indices, pattern.indices)):
+        return m.data
+    rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
+    return np.asarray(m[rows, pattern.indices]).ravel()
+
+
 def _stats(target, effective):
     target = np.asarray(target, float).ravel()
     effective = np.asarray(effective, float).ravel()
@@ -103,6 +120,9 @@ def _stats(target, effective):
 
 
 def _range(x):
+    if sp.issparse(x):  # stored values and, unless full, the implicit zeros
+        full = x.nnz == x.shape[0] * x.shape[1]
+        x = np.asarray(x.data, float) if full else np.append(np.asarray(x.data, float), 0.0)
     x = np.asarray(x, float)
     return [float(x.min()), float(x.max())] if x.size else [0.0, 0.0]
 
@@ -178,13 +198,16 @@ def quantization_report(fixed) -> QuantizationReport:
                                "text": wp.describe()}
     a_eff = effective_input(fixed)
     if "weights" in t:
-        w = _stats(t["weights"], a_eff)
-        target = np.asarray(t["weights"], float)
+        pattern = sp.csr_matrix(t["weights"]) if sp.issparse(t["weights"]) else None
+        eff = _stored(a_eff, pattern) if pattern is not None else a_eff
+        target_values = pattern.data if pattern is not None else np.asarray(t["weights"], float)
+        w = _stats(target_values, eff)
+        target = t["weights"] if pattern is not None else target_values
         w.update(units="summed-input units per spike (A = S W' d / 2**act)",
                  target_range=_range(target), effective_range=_range(a_eff),
                  float_range=_range(info.get("fold", {}).get("weights", np.zeros(1))),
                  float_units="network weight units (charge per spike)",
-                 zeroed=int(np.count_nonzero((target != 0) & (a_eff == 0))),
+                 zeroed=int(np.count_nonzero((target_values != 0) & (np.asarray(eff) == 0))),
                  clipped=int(clipped.get("weights", 0)),
                  exponents=list(fixed.weight_exps), quanta=list(info.get("splits", {}).get("quanta", [])),
                  sign_modes=list(info.get("splits", {}).get("modes", [])),
@@ -238,7 +261,9 @@ def quantization_report(fixed) -> QuantizationReport:
                        "rms_rel_error": abs(rel), "signed_mean_rel_error": rel,
                        "clipped": int(clipped.get("leak", 0)), "dv": fixed.dv,
                        "chosen": f"dv {fixed.dv} (tau_m {leak_t * 1e3:.4g} -> {leak_e * 1e3:.4g} ms)"}
-    if "delay_steps" in t:
+    if "delay_steps" in t and fixed.is_sparse:
+        rep["delays"] = _sparse_delay_stats(fixed, t, int(hw["dense_latency_steps"]), clipped)
+    elif "delay_steps" in t:
         lat = int(hw["dense_latency_steps"])
         target = np.broadcast_to(np.asarray(t["delay_steps"], float), (fixed.n, fixed.n))
         actual = (0 if fixed.delays is None else fixed.delays) + lat
@@ -273,15 +298,35 @@ def quantization_report(fixed) -> QuantizationReport:
     return rep
 
 
+def _sparse_delay_stats(fixed, t, lat, clipped) -> dict:
+    """The delays entry of :func:`quantization_report` for a sparse network: over the
+    stored synapses, O(nnz)."""
+    pattern = fixed.weights[0]
+    nnz = int(pattern.nnz)
+    target = t["delay_steps"]
+    target = _stored(target, pattern) if sp.issparse(target) else np.full(nnz, float(target))
+    delays = fixed.delays
+    actual = (np.zeros(nnz) if delays is None else _stored(delays, pattern).astype(float) if sp.issparse(delays)
+              else np.full(nnz, float(delays))) + lat
+    err = actual - target if nnz else np.zeros(1)
+    d = _stats(target, actual)
+    d["count"] = nnz
+    d.update(units="steps (including the Dense latency)", max_abs_error_steps=float(np.max(np.abs(err))),
+             mean_error_steps=float(np.mean(err)), latency_steps=lat, clipped=int(clipped.get("delays", 0)),
+             chosen=("Dense (latency %d step)" % lat) if delays is None
+             else f"DelayDense 0..{fixed.max_delay} + {lat}")
+    return d
+
+
 def _cost(fixed, info, hw):
     """Synapse memory, cores and energy figures from :mod:`compiler.deploy.placement`'s resource
     model (the single source of these numbers; :func:`compiler.deploy.placement.place` gives the
     full per-core placement and :mod:`compiler.deploy.cost` the per-decode estimate)."""
     from compiler.hardware.config import HardwareConfig
-    from compiler.deploy.placement import bits_per_synapse, cores_lower_bound, synapse_matrix, group_resources
+    from compiler.deploy.placement import bits_per_synapse, cores_lower_bound, group_resources, synapse_matrix
 
     config = HardwareConfig.from_flat_dict(hw)
-    syn = synapse_matrix(fixed)
+    syn = synapse_matrix(fixed)  # O(nnz) for sparse networks
     n = fixed.n
     nnz = int(syn.nnz)
     bits_per = bits_per_synapse(fixed, config)

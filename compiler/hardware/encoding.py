@@ -36,6 +36,15 @@ The effective precision of a connection is :math:`n_w + (q_1 - q_k)` bits
 (:func:`effective_weight_bits`): the values the splits can express are
 :math:`2^{n_w}` top levels times :math:`2^{q_1 - q_k}` residual levels.
 
+Sparse weights
+--------------
+Every step is elementwise except the choice of the quanta, which depends on the
+minimum and maximum of the targets (their sign mode and range), and zeros do not
+change those: :func:`encode_weights` given the stored values of a sparse matrix
+(a 1-D array, O(nnz) time and memory) returns, value for value, the integers it returns
+for the dense matrix. :func:`smallest_int_dtype` gives the dtype the splits are stored
+in.
+
 Bias
 ----
 The bias is :math:`m_b 2^{e_b}` with a signed mantissa (``-4096..4095``) and
@@ -61,6 +70,15 @@ def round_values(x, rounding: str, rng: Optional[np.random.Generator]) -> np.nda
     if rounding == "stochastic":
         return np.floor(x + rng.random(x.shape))
     raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}")
+
+
+def smallest_int_dtype(lo: int, hi: int) -> np.dtype:
+    """The smallest signed integer dtype (int8 .. int64) holding ``lo .. hi``."""
+    for dtype in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
 
 
 def sign_mode(values) -> str:
@@ -138,7 +156,8 @@ class EncodedWeights:
     Attributes
     ----------
     mantissas : list of ndarray (N, N)
-        Integer matrices, one per split (Lava's Dense ``weights``).
+        Integer matrices, one per split (Lava's Dense ``weights``); arrays of the
+        target's shape (e.g. the stored values of a sparse matrix).
     exponents : list of int
         ``weight_exp`` per split.
     quanta : list of int
@@ -159,10 +178,15 @@ class EncodedWeights:
     clipped: int
 
 
-def _fits(a_int, q, fmt) -> bool:
-    n = np.floor_divide(a_int, 2 ** q)
+def _fits(a_range, q, fmt) -> bool:
+    r"""Whether :math:`\lfloor A / 2^q \rfloor` fits one split, from ``(min A, max A)``
+    alone (the floor is monotone: the extremes of the quotients are the quotients of
+    the extremes, and they fix the sign mode). ``None``: no values."""
+    if a_range is None:
+        return True
+    n = np.floor_divide(np.array(a_range, np.int64), 2 ** q)
     lo, hi = mantissa_range(sign_mode(n), fmt.num_weight_bits)
-    return bool(n.size == 0 or (n.min() >= lo and n.max() <= hi))
+    return bool(n.min() >= lo and n.max() <= hi)
 
 
 def encode_weights(target: np.ndarray, splits: int, fmt: WeightFormat, rounding: str = "nearest",
@@ -174,6 +198,10 @@ def encode_weights(target: np.ndarray, splits: int, fmt: WeightFormat, rounding:
     :math:`\lfloor A / 2^{q_1} \rfloor` with :math:`q_1 - q_k \le (k-1)\, n_w`
     (``k = 1``: :math:`q_1 = q_k`); if none does, the top split is clipped at the
     largest exponent and :attr:`EncodedWeights.clipped` counts the synapses changed.
+
+    ``target`` may have any shape (e.g. the (nnz,) stored values of a sparse matrix:
+    same integers, see the module docstring). Time O(size x candidate quanta), memory a
+    few arrays of the target's size.
     """
     target = np.asarray(target, float)
     k = int(splits)
@@ -184,9 +212,10 @@ def encode_weights(target: np.ndarray, splits: int, fmt: WeightFormat, rounding:
     for q_fine in range(q_min, max(q_hi, q_min) + 1):
         a_int = round_values(target / 2.0 ** q_fine, rounding, rng).astype(np.int64) * 2 ** q_fine
         top_hi = fmt.q_range(sign_mode(a_int))[1]
+        a_range = (int(a_int.min()), int(a_int.max())) if a_int.size else None
         candidates = [q_fine] if k == 1 else range(q_fine + 1, min(q_fine + (k - 1) * nw, top_hi) + 1)
         for q in candidates:
-            if q <= top_hi and _fits(a_int, q, fmt):
+            if q <= top_hi and _fits(a_range, q, fmt):
                 chosen = (q, q_fine, a_int)
                 break
         if chosen is not None:

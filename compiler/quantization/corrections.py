@@ -52,6 +52,7 @@ task); that part is not modeled.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
 
 CALIBRATION_STEPS = 20000
@@ -60,17 +61,25 @@ CALIBRATION_MAX_STEPS = 200000
 """Most steps of the open-loop current calibration."""
 CALIBRATION_PERIODS = 4
 """The calibration covers at least this many periods of the slowest active input."""
+CALIBRATION_WORK = 400_000_000
+"""Most neuron-steps (N x steps) of the calibration above :data:`CALIBRATION_STEPS`:
+networks of up to 2,000 neurons get up to :data:`CALIBRATION_MAX_STEPS`, larger ones
+fewer (never fewer than :data:`CALIBRATION_STEPS`), so the calibration stays
+O(N x 20,000) at chip scale."""
 
 
 def calibration_steps(rates, dt) -> int:
     """Steps covering :data:`CALIBRATION_PERIODS` periods of the slowest active input,
-    within [:data:`CALIBRATION_STEPS`, :data:`CALIBRATION_MAX_STEPS`]."""
+    within [:data:`CALIBRATION_STEPS`, :data:`CALIBRATION_MAX_STEPS`] and, above the
+    minimum, at most :data:`CALIBRATION_WORK` / N."""
     active = np.asarray(rates, float)
+    n = max(1, active.size)
     active = active[active * dt > 1e-7]
     if active.size == 0:
         return CALIBRATION_STEPS
     need = int(np.ceil(CALIBRATION_PERIODS / (active.min() * dt)))
-    return int(min(max(need, CALIBRATION_STEPS), CALIBRATION_MAX_STEPS))
+    top = min(CALIBRATION_MAX_STEPS, max(CALIBRATION_STEPS, CALIBRATION_WORK // n))
+    return int(min(max(need, CALIBRATION_STEPS), top))
 
 
 def current_truncation_deficit(effective_input, rates, dt, activation_shift, decay_factor,
@@ -80,8 +89,11 @@ def current_truncation_deficit(effective_input, rates, dt, activation_shift, dec
 
     Parameters
     ----------
-    effective_input : ndarray (N, N) of int
-        Summed-input units one spike of ``j`` delivers to ``i`` (all splits).
+    effective_input : ndarray (N, N) of int, or sparse matrix
+        Summed-input units one spike of ``j`` delivers to ``i`` (all splits). A sparse
+        matrix is run by columns (CSC): each spike touches only its stored targets,
+        so a step costs O(N + spikes x fan-out) instead of O(N + spikes x N); both
+        give identical deficits.
     rates : ndarray (N,)
         Operating rates in Hz.
     dt : float
@@ -99,9 +111,75 @@ def current_truncation_deficit(effective_input, rates, dt, activation_shift, dec
     rng = np.random.default_rng(seed)
     phase = rng.random(rates.shape[0])
     per_step = np.clip(rates * dt, 0.0, 1.0)
-    c = np.ascontiguousarray(np.asarray(effective_input, np.int64) << int(activation_shift))
     burn = int(min(steps // 4, 10 * (1 << decay_bits) // max(1, (1 << decay_bits) - decay_factor)))
+    if sp.issparse(effective_input):
+        csc = sp.csc_matrix(effective_input)
+        csc.sort_indices()
+        vals = np.ascontiguousarray(csc.data.astype(np.int64) << int(activation_shift))
+        return _deficit_kernel_csc(csc.indptr.astype(np.int64), csc.indices.astype(np.int64), vals, per_step,
+                                   phase, int(decay_factor), int(decay_bits), int(steps), burn)
+    c = np.ascontiguousarray(np.asarray(effective_input, np.int64) << int(activation_shift))
     return _deficit_kernel(c, per_step, phase, int(decay_factor), int(decay_bits), int(steps), burn)
+
+
+@njit(cache=True)
+def _deficit_kernel_csc(indptr, rows, vals, per_step, phase, factor, bits, steps, burn):
+    """:func:`_deficit_kernel` by columns: only firing presynaptic neurons are stepped
+    and only neurons with a stored input are updated (the others' registers stay 0
+    exactly), on contiguous copies of their state (vectorizable), each in the same
+    order of floating-point operations: identical deficits."""
+    n = per_step.shape[0]
+    firing = np.flatnonzero(per_step > 0.0)
+    slot = np.full(n, -1, np.int64)  # compressed index of each receiving neuron
+    nt = 0
+    for j in firing:
+        for k in range(indptr[j], indptr[j + 1]):
+            if slot[rows[k]] < 0:
+                slot[rows[k]] = 0
+    for i in range(n):
+        if slot[i] == 0:
+            slot[i] = nt
+            nt += 1
+    target = np.empty(rows.shape[0], np.int64)  # compressed row of every stored entry
+    for k in range(rows.shape[0]):
+        target[k] = slot[rows[k]]
+    nf = firing.shape[0]
+    p = per_step[firing].copy()
+    ph = phase[firing].copy()
+    # The integer register u is held in float64, exactly: |u| * factor < 2**53, so
+    # trunc(u * factor / 2**bits) is the integer sign(u) floor(|u| factor >> bits)
+    # (vectorizable; u - ue is then the same float subtraction as with an int64 u).
+    u = np.zeros(nt)
+    ue = np.zeros(nt)
+    acc = np.zeros(nt)
+    inc = np.zeros(nt)
+    f = factor / float(1 << bits)
+    scale = 1.0 / float(1 << bits)
+    fac = float(factor)
+    for t in range(steps + burn):
+        for m in range(nf):
+            ph[m] += p[m]
+            if ph[m] >= 1.0:
+                ph[m] -= 1.0
+                j = firing[m]
+                for k in range(indptr[j], indptr[j + 1]):
+                    inc[target[k]] += vals[k]
+        if t >= burn:
+            for i in range(nt):
+                u[i] = np.trunc(u[i] * fac * scale) + inc[i]
+                ue[i] = ue[i] * f + inc[i]
+                inc[i] = 0.0
+                acc[i] += ue[i] - u[i]
+        else:
+            for i in range(nt):
+                u[i] = np.trunc(u[i] * fac * scale) + inc[i]
+                ue[i] = ue[i] * f + inc[i]
+                inc[i] = 0.0
+    out = np.zeros(n)
+    for i in range(n):
+        if slot[i] >= 0:
+            out[i] = acc[slot[i]] / steps
+    return out
 
 
 @njit(cache=True)

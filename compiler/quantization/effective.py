@@ -21,16 +21,21 @@ overshoot, ``info["corrections"]``): they compensate chip dynamics, not the netw
 so they are removed unless ``include_corrections=True``. Solving the rate model (for
 a causal-inference network: its KKT system) of this network gives the exact optimum
 of the *quantized* problem.
+
+A sparse :class:`FixedPointNetwork` (CSR splits) gives a sparse :class:`IFNetwork`:
+:math:`A` is summed over the splits' shared pattern, entries whose integers are all zero
+are dropped, and a per-synapse delay keeps the remaining pattern. O(nnz).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import scipy.sparse as sp
 
 from compiler.quantization.fixed_point import FixedPointNetwork
 from compiler.frontend.fold import fold, unfold
-from compiler.frontend.network import IFNetwork
+from compiler.frontend.network import IFNetwork, with_data
 from compiler.frontend.operating_point import OperatingPoint, rate_model
 
 
@@ -48,7 +53,15 @@ def hardware_dict(fixed: FixedPointNetwork) -> dict:
 
 
 def effective_input(fixed: FixedPointNetwork) -> np.ndarray:
-    """Summed-input units one spike delivers, :math:`A_{ij}`, all splits, shape (N, N)."""
+    """Summed-input units one spike delivers, :math:`A_{ij}`, all splits, shape (N, N):
+    int64, a CSR matrix with the splits' shared pattern (explicit zeros kept) for sparse
+    networks."""
+    if fixed.is_sparse:
+        total = np.zeros(fixed.weights[0].nnz, np.int64)
+        for w, e in zip(fixed.weights, fixed.weight_exps):
+            data = w.data.astype(np.int64)
+            total += (data << e) if e >= 0 else (data >> (-e))
+        return with_data(fixed.weights[0], total)
     total = np.zeros((fixed.n, fixed.n), np.int64)
     for w, e in zip(fixed.weights, fixed.weight_exps):
         total += (w << e) if e >= 0 else (w >> (-e))
@@ -76,9 +89,12 @@ def effective_network(fixed: FixedPointNetwork, include_corrections: bool = Fals
     d = 1.0 - factor / unity
     tau = 0.0 if factor == 0 else -fixed.dt / math.log(factor / unity)
     a = effective_input(fixed)
-    if np.any(np.diag(a) != 0):
+    if np.any((a.diagonal() if sp.issparse(a) else np.diag(a)) != 0):
         raise ValueError("the fixed-point network has self-connections, which an IFNetwork cannot express")
-    w_folded = a * 2.0 ** ar.activation_shift / (d * s)
+    if sp.issparse(a):
+        w_folded = with_data(a, a.data * 2.0 ** ar.activation_shift / (d * s))
+    else:
+        w_folded = a * 2.0 ** ar.activation_shift / (d * s)
     bias_int = fixed.effective_bias.astype(float)
     corr = info.get("corrections", {})
     if not include_corrections:
@@ -94,15 +110,41 @@ def effective_network(fixed: FixedPointNetwork, include_corrections: bool = Fals
         fixed.dt * 1e-12 if vfactor == 0 else -fixed.dt / math.log(vfactor / unity))
     w, b = unfold(w_folded, b_folded, reset, threshold, leak)
     latency = int(hardware_dict(fixed)["dense_latency_steps"])
-    delay_steps = (0 if fixed.delays is None else fixed.delays) + latency
-    delay = np.broadcast_to(np.asarray(delay_steps, float) * fixed.dt, (fixed.n, fixed.n)).copy()
-    if np.all(delay == delay.flat[0]):
-        delay = float(delay.flat[0])
+    if sp.issparse(a):
+        w, delay = _sparse_weights_and_delay(w, fixed.delays, latency, fixed.dt)
+    else:
+        delay_steps = (0 if fixed.delays is None else fixed.delays) + latency
+        delay = np.broadcast_to(np.asarray(delay_steps, float) * fixed.dt, (fixed.n, fixed.n)).copy()
+        if np.all(delay == delay.flat[0]):
+            delay = float(delay.flat[0])
     mode = "hard" if include_corrections else fold_info.get("reset_mode", "hard")
     thr = threshold if np.any(threshold != threshold[0]) else float(threshold[0])
     return IFNetwork(weights=w, bias=b, reset=reset, threshold=thr, tau_syn=tau, delay=delay,
                      leak_tau=leak, reset_mode=mode,
                      name=f"effective({fold_info.get('name', fixed.hw_name)})")
+
+
+def _sparse_weights_and_delay(w, delays, latency, dt):
+    """Drop the stored zeros of CSR weights; the delay as a float (uniform) or a CSR
+    matrix of the remaining pattern, seconds."""
+    keep = w.data != 0
+    if sp.issparse(delays):
+        steps = delays.data.astype(float) + latency
+        values = steps[keep] * dt
+        uniform = values.size == 0 or np.all(values == values[0])
+    else:
+        values = None
+        uniform = True
+        steps = (0 if delays is None else int(delays)) + latency
+    rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))[keep]
+    pruned = sp.csr_matrix((w.data[keep], (rows, w.indices[keep])), shape=w.shape)
+    if uniform:
+        if values is None:
+            delay = float(steps) * dt
+        else:
+            delay = float(values[0]) if values.size else float(latency) * dt
+        return pruned, delay
+    return pruned, sp.csr_matrix((values, (rows, w.indices[keep])), shape=w.shape)
 
 
 def effective_rates(fixed: FixedPointNetwork, include_corrections: bool = False) -> OperatingPoint:

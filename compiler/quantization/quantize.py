@@ -27,6 +27,18 @@ Pipeline (each step in its own module):
 
 The result records every target, choice and clip count in ``info`` (see
 :meth:`FixedPointNetwork.report`).
+
+Sparse networks (CSR weights, :attr:`IFNetwork.is_sparse`) are compiled without any
+(N, N) array: every step works on the nnz stored weights (fold, scale, encoding,
+corrections: the same elementwise operations as the dense path, so a network compiled
+from its dense and its sparse form gives identical integers with ``rounding="nearest"``;
+stochastic rounding draws per stored weight instead of per matrix entry). The splits
+are CSR matrices sharing the weights' pattern (explicit zeros where a split
+contributes nothing) in the smallest signed integer dtype of the mantissas; a uniform
+delay stays a scalar; ``info`` holds CSR targets. The split-count search keeps only the
+best candidate's integers and the others' statistics. Time: O(nnz) per candidate
+split count plus the rate model (O(nnz) per Gauss-Seidel sweep) and the calibration
+of the truncation correction (O(N + spikes x fan-out) per step); memory O(nnz).
 """
 from __future__ import annotations
 
@@ -36,14 +48,15 @@ import warnings
 from typing import Optional, Union
 
 import numpy as np
+import scipy.sparse as sp
 
 from compiler.quantization.corrections import current_truncation_deficit, reset_overshoot_bias
 from compiler.hardware.encoding import (ROUNDING_MODES, WeightFormat, effective_weight_bits, encode_bias, encode_weights,
-                       mantissa_range)
+                       mantissa_range, smallest_int_dtype)
 from compiler.quantization.fixed_point import FixedPointNetwork
 from compiler.frontend.fold import fold
 from compiler.hardware.config import BIAS_BITS_RANGE, DEFAULT_HW, HardwareConfig
-from compiler.frontend.network import IFNetwork
+from compiler.frontend.network import IFNetwork, with_data
 from compiler.quantization.stability import check_stable
 from compiler.frontend.operating_point import rate_model
 from compiler.quantization.scale import choose_scale, worst_step_input
@@ -226,7 +239,10 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
     du, kappa, tau_eff, clipped["decay"], limits_text["decay"] = _current_decay(network.tau_syn, dt, hwc)
     dv, leak_eff, clipped["leak"], limits_text["leak"] = _voltage_decay(network.leak_tau, dt, hwc)
     # 3. delays
-    delay_target = folded.delays / dt
+    if sp.issparse(folded.delays):
+        delay_target = with_data(folded.delays, folded.delays.data / dt)  # the pattern, zero delays kept
+    else:
+        delay_target = folded.delays / dt
     delays, clipped["delays"], limits_text["delays"] = _delays(delay_target, folded.weights, hwc)
     # 4. operating point
     exp_syn = kappa < 1.0
@@ -315,10 +331,7 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
                   "leak_tau_effective": leak_eff},
         "splits": {"requested": weight_splits, "chosen": int(chosen_k), "quanta": [int(q) for q in enc.quanta],
                    "modes": list(enc.modes), "reason": reason,
-                   "candidates": {str(k): {"finest_quantum": int(c.quanta[-1]), "clipped": int(c.clipped),
-                                           "max_abs_error": float(np.max(np.abs(c.effective - target_a),
-                                                                         initial=0.0))}
-                                  for k, c in candidates.items()}},
+                   "candidates": {str(k): dict(c) for k, c in candidates.items()}},
         "weight_precision": _precision_info(fmt, enc),
         "corrections": {"truncation": trunc, "reset": reset,
                         "operating_rates": None if rates is None else np.asarray(rates, float),
@@ -332,7 +345,7 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
     }
     zeroed = _zeroed_weights(target_a, enc, choice, hwc)
     info["zeroed_weights"] = {k: v for k, v in zeroed.items() if k != "text"}
-    fixed = FixedPointNetwork(weights=tuple(enc.mantissas), weight_exps=tuple(enc.exponents),
+    fixed = FixedPointNetwork(weights=_split_matrices(enc, folded.weights), weight_exps=tuple(enc.exponents),
                               bias_mant=encb.mantissa, bias_exp=encb.exponent, vth=choice.vth, du=du, dv=dv,
                               dt=dt, num_weight_bits=nwb, delays=delays, hw_name=hwc.name,
                               arithmetic=hwc.arithmetic, info=info)
@@ -345,7 +358,8 @@ def _zeroed_weights(target_a, enc, choice, hwc: HardwareConfig) -> dict:
     """Non-zero weights (above round-off, :data:`ROUNDOFF_WEIGHT_FRACTION`) whose integers
     are all zero: counts, share, largest zeroed target
     (summed-input units), finest quantum and the cause, for :func:`_enforce_zeroed`."""
-    target = np.asarray(target_a, float)
+    pattern = target_a if sp.issparse(target_a) else None
+    target = np.asarray(target_a.data if pattern is not None else target_a, float)
     nonzero = np.abs(target) > ROUNDOFF_WEIGHT_FRACTION * float(np.max(np.abs(target), initial=0.0))
     zeroed = nonzero & (np.asarray(enc.effective) == 0)
     n_nonzero = int(np.count_nonzero(nonzero))
@@ -355,7 +369,11 @@ def _zeroed_weights(target_a, enc, choice, hwc: HardwareConfig) -> dict:
     quantum = int(enc.quanta[-1]) if len(enc.quanta) else 0
     text = ""
     if n_zeroed:
-        index = tuple(int(i) for i in np.unravel_index(np.flatnonzero(zeroed)[0], target.shape))
+        first = int(np.flatnonzero(zeroed)[0])
+        if pattern is not None:  # (row, column) of the first zeroed stored entry
+            index = (int(np.searchsorted(pattern.indptr, first, side="right") - 1), int(pattern.indices[first]))
+        else:
+            index = tuple(int(i) for i in np.unravel_index(first, target.shape))
         text = (f"weights: {n_zeroed} of {n_nonzero} non-zero weights ({100 * fraction:.1f} %) quantize to 0, "
                 f"e.g. [{index[0]}, {index[1]}]: their charge per spike A = S W' d / 2**activation_shift is below "
                 f"half the finest weight quantum 2**{quantum} summed-input units (largest zeroed |A| = "
@@ -386,44 +404,69 @@ def _enforce_zeroed(zeroed: dict, strict: bool) -> None:
 
 def _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, rounding, seed, rates,
                  want_trunc, want_reset, du, bbits, max_simultaneous_spikes, exp_syn):
-    """Weights (with the split choice), corrections and bias at scale ``scale``."""
+    """Weights (with the split choice), corrections and bias at scale ``scale``.
+
+    Sparse ``folded.weights``: everything on the (nnz,) stored values; ``enc.effective``
+    and the mantissas are (nnz,) vectors (:func:`_split_matrices` makes the CSR splits).
+    The split-count search keeps the integers of the leading candidate only (the
+    others' statistics are recorded): memory of two candidates, not ``max_splits``."""
     n = folded.n
-    target_a = scale * folded.weights * kappa / 2.0 ** hwc.activation_shift
-    candidates = {}
+    w = folded.weights
+    sparse = sp.issparse(w)
+    target_values = scale * (w.data if sparse else w) * kappa / 2.0 ** hwc.activation_shift
+    target_a = with_data(w, target_values) if sparse else target_values
     ks = range(1, max_splits + 1) if weight_splits == "auto" else [weight_splits]
+    candidates, lead, enc = {}, None, None
     for k in ks:
         rng = np.random.default_rng(seed) if rounding == "stochastic" else None
-        candidates[k] = encode_weights(target_a, k, fmt, rounding, rng)
+        c = encode_weights(target_values, k, fmt, rounding, rng)
+        candidates[k] = {"finest_quantum": int(c.quanta[-1]), "clipped": int(c.clipped),
+                         "max_abs_error": float(np.max(np.abs(c.effective - target_values), initial=0.0))}
+        if lead is None or (c.quanta[-1], c.clipped) < lead[1]:  # the first of the best
+            lead, enc = (k, (c.quanta[-1], c.clipped)), c
+        del c
     if weight_splits == "auto":
-        best_q = min(c.quanta[-1] for c in candidates.values())
-        best_clip = min(c.clipped for c in candidates.values())
-        chosen_k = min(k for k, c in candidates.items() if c.quanta[-1] == best_q and c.clipped == best_clip)
+        best_q = min(c["finest_quantum"] for c in candidates.values())
+        chosen_k = lead[0]  # fewest splits with the finest quantum, then the fewest clipped
         reason = (f"fewest splits reaching the finest weight quantum 2**{best_q} summed-input units"
-                  + (f" (1 split: 2**{candidates[1].quanta[-1]})" if chosen_k > 1 else ""))
+                  + (f" (1 split: 2**{candidates[1]['finest_quantum']})" if chosen_k > 1 else ""))
     else:
         chosen_k = weight_splits
         reason = "requested"
-    enc = candidates[chosen_k]
+    effective = with_data(w, enc.effective) if sparse else enc.effective
     bias_nominal = scale * folded.bias * dt
     trunc = np.zeros(n)
     reset = np.zeros(n)
     if rates is not None and want_trunc:
         factor = hwc.arithmetic.current_decay_factor(du)
-        trunc = current_truncation_deficit(enc.effective, rates, dt, hwc.activation_shift, factor,
+        trunc = current_truncation_deficit(effective, rates, dt, hwc.activation_shift, factor,
                                            hwc.decay_bits, seed=0 if seed is None else int(seed))
     if rates is not None and want_reset:
         reset = reset_overshoot_bias(scale, rates, dt)
     rng = np.random.default_rng(None if seed is None else seed + 1) if rounding == "stochastic" else None
     encb = encode_bias(bias_nominal + trunc + reset, bbits, hwc.bias_exponent_min, hwc.bias_exponent_max,
                        rounding, rng)
-    worst = worst_step_input(enc.effective.astype(float), 1.0, max_simultaneous_spikes) \
-        * 2.0 ** hwc.activation_shift
+    as_float = with_data(w, enc.effective.astype(float)) if sparse else enc.effective.astype(float)
+    worst = worst_step_input(as_float, 1.0, max_simultaneous_spikes) * 2.0 ** hwc.activation_shift
     mean_u = 0.0
     if rates is not None and exp_syn:
-        mean_u = float(np.max(np.abs((enc.effective * 2.0 ** hwc.activation_shift / kappa) @ (rates * dt)),
-                              initial=0.0))
+        per_spike = with_data(w, as_float.data * 2.0 ** hwc.activation_shift / kappa) if sparse \
+            else enc.effective * 2.0 ** hwc.activation_shift / kappa
+        mean_u = float(np.max(np.abs(per_spike @ (rates * dt)), initial=0.0))
     return dict(enc=enc, encb=encb, trunc=trunc, reset=reset, target_a=target_a, bias_nominal=bias_nominal,
                 candidates=candidates, chosen_k=chosen_k, reason=reason, worst=worst, mean_u=mean_u)
+
+
+def _split_matrices(enc, weights) -> tuple:
+    """The splits' mantissas: dense (N, N) int64 arrays as encoded, or for CSR
+    ``weights`` CSR matrices sharing its pattern (one index array pair for all
+    splits, explicit zeros kept) in the smallest integer dtype holding them all."""
+    if not sp.issparse(weights):
+        return tuple(enc.mantissas)
+    lo = min((int(m.min()) for m in enc.mantissas if m.size), default=0)
+    hi = max((int(m.max()) for m in enc.mantissas if m.size), default=0)
+    dtype = smallest_int_dtype(lo, hi)
+    return tuple(with_data(weights, m.astype(dtype)) for m in enc.mantissas)
 
 
 def _precision_info(fmt: WeightFormat, enc) -> dict:
@@ -494,14 +537,34 @@ def _voltage_decay(leak_tau, dt, hwc: HardwareConfig):
 
 
 def _delays(delay_steps, weights, hwc: HardwareConfig):
-    """DelayDense delays (None for plain Dense), clip count, limit text."""
-    total = np.rint(delay_steps).astype(np.int64)
+    """DelayDense delays (None for plain Dense), clip count, limit text. Sparse
+    ``weights``: a scalar (uniform delay) or a CSR matrix of the weights' pattern."""
     lat = hwc.dense_latency_steps
-    used = weights != 0
-    extra = total - lat
     limit = (f"delay <= {hwc.max_delay_steps + lat} steps (weights.max_delay_steps = {hwc.max_delay_steps} "
              f"+ {lat} step Dense latency)")
+    if sp.issparse(weights):
+        return _sparse_delays(delay_steps, weights, hwc, limit)
+    total = np.rint(delay_steps).astype(np.int64)
+    used = weights != 0
+    extra = total - lat
     if not np.any(used & (extra > 0)):
         return None, 0, limit
     clipped = int(np.count_nonzero(used & (extra > hwc.max_delay_steps)))
     return np.clip(extra, 0, hwc.max_delay_steps), clipped, limit
+
+
+def _sparse_delays(delay_steps, weights, hwc: HardwareConfig, limit):
+    """:func:`_delays` for CSR weights (every stored weight is used): None, an int
+    (uniform delay) or an int8 CSR matrix with the weights' pattern. O(nnz)."""
+    lat = hwc.dense_latency_steps
+    if sp.issparse(delay_steps):
+        extra = np.rint(delay_steps.data).astype(np.int64) - lat
+    else:
+        extra = np.full(1 if weights.nnz else 0, int(np.rint(delay_steps)) - lat, np.int64)
+    if not np.any(extra > 0):
+        return None, 0, limit
+    clipped = int(np.count_nonzero(extra > hwc.max_delay_steps)) * (1 if extra.size == weights.nnz else weights.nnz)
+    extra = np.clip(extra, 0, hwc.max_delay_steps)
+    if np.all(extra == extra[0]):
+        return int(extra[0]), clipped, limit
+    return with_data(weights, extra.astype(smallest_int_dtype(0, int(extra.max())))), clipped, limit

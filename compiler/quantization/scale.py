@@ -28,6 +28,9 @@ large as every range allows:
 * weights: the largest :math:`|A_{ij}|` must fit the top split at the largest exponent.
 
 :math:`S` is then rounded down to a multiple of :math:`2^{\text{shift}}`.
+
+Cost: a few passes over the weights, O(N^2) for dense and O(nnz) for CSR weights
+(the ``k`` largest per row: one sort of the stored entries, O(nnz log nnz)).
 """
 from __future__ import annotations
 
@@ -35,7 +38,9 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 import numpy as np
+import scipy.sparse as sp
 
+from compiler.frontend.network import row_of_entries
 from compiler.hardware.config import HardwareConfig
 
 BIAS_MARGIN = 0.98
@@ -46,7 +51,9 @@ the small dynamic corrections added later)."""
 def worst_step_input(weights_folded, kappa, max_simultaneous_spikes=None) -> float:
     r""":math:`\max_i \max(\Sigma^+_i, \Sigma^-_i)` of :math:`\kappa |W'_{ij}|` over the
     presynaptic neurons of each sign (the ``k`` largest of each sign if given), i.e.
-    the largest one-step input per unit of :math:`S`."""
+    the largest one-step input per unit of :math:`S`. Dense (N, N) or CSR weights."""
+    if sp.issparse(weights_folded):
+        return _worst_step_input_sparse(sp.csr_matrix(weights_folded), kappa, max_simultaneous_spikes)
     w = np.asarray(weights_folded, float) * kappa
     pos = np.where(w > 0, w, 0.0)
     neg = np.where(w < 0, -w, 0.0)
@@ -57,6 +64,32 @@ def worst_step_input(weights_folded, kappa, max_simultaneous_spikes=None) -> flo
     if w.size == 0:
         return 0.0
     return float(max(pos.sum(axis=1).max(), neg.sum(axis=1).max()))
+
+
+def _worst_step_input_sparse(w: sp.csr_matrix, kappa, max_simultaneous_spikes) -> float:
+    """:func:`worst_step_input` over the stored entries of a CSR matrix, O(nnz)."""
+    n = w.shape[0]
+    if w.nnz == 0:
+        return 0.0
+    vals = w.data.astype(float) * kappa
+    rows = row_of_entries(w)
+    best = 0.0
+    for part in (np.where(vals > 0, vals, 0.0), np.where(vals < 0, -vals, 0.0)):
+        if max_simultaneous_spikes is not None and max_simultaneous_spikes < w.shape[1]:
+            order = np.lexsort((-part, rows))  # by row, largest first
+            rank = np.arange(part.size) - w.indptr[rows[order]]
+            keep = order[rank < int(max_simultaneous_spikes)]
+            sums = np.bincount(rows[keep], weights=part[keep], minlength=n)
+        else:
+            sums = np.bincount(rows, weights=part, minlength=n)
+        best = max(best, float(sums.max()))
+    return best
+
+
+def _abs_max(weights) -> float:
+    """Largest :math:`|W'_{ij}|` of dense or CSR weights."""
+    data = weights.data if sp.issparse(weights) else weights
+    return float(np.max(np.abs(data), initial=0.0))
 
 
 @dataclass
@@ -90,7 +123,8 @@ def choose_scale(weights_folded, bias_folded, dt, kappa, hw: HardwareConfig, hea
     Parameters
     ----------
     weights_folded, bias_folded : ndarray
-        :math:`W'` and :math:`b'` (thresholds per spike / per second).
+        :math:`W'` (dense (N, N) or CSR) and :math:`b'` (thresholds per spike / per
+        second).
     dt, kappa : float
     hw : HardwareConfig
     headroom : float
@@ -117,11 +151,11 @@ def choose_scale(weights_folded, bias_folded, dt, kappa, hw: HardwareConfig, hea
     step = worst_step_input(weights_folded, kappa, max_simultaneous_spikes)
     mean_u = 0.0
     if operating_rates is not None and kappa < 1.0:
-        mean_u = float(np.max(np.abs(np.asarray(weights_folded) @ (np.asarray(operating_rates) * dt)),
-                              initial=0.0))
+        w = weights_folded if sp.issparse(weights_folded) else np.asarray(weights_folded)
+        mean_u = float(np.max(np.abs(w @ (np.asarray(operating_rates) * dt)), initial=0.0))
     limits["current_range"] = hw.current_limit / (step + mean_u) if step + mean_u > 0 else inf
     limits["synaptic_input"] = hw.synaptic_input_limit / step if step > 0 else inf
-    wmax = float(np.max(np.abs(weights_folded), initial=0.0)) * kappa
+    wmax = _abs_max(weights_folded) * kappa
     limits["weight_range"] = (weight_capacity * 2.0 ** activation_shift / wmax) if wmax > 0 else inf
     limited_by = min(limits, key=limits.get)
     s = limits[limited_by]

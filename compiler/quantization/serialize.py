@@ -8,6 +8,15 @@ None, lists, tuples, nested dicts and numpy arrays and scalars all come back equ
 and with the same types. Files are written atomically (temporary file in the same
 directory, then ``os.replace``). No pickle is used.
 
+Sparse networks (format version 2, header ``"layout": "csr"``): the pattern shared by
+every split is stored once (``weights_indptr``, ``weights_indices``, header
+``"shape"``) and ``weights_<k>`` holds split ``k``'s stored values (1-D, their integer
+dtype); a per-synapse sparse delay stores its values as ``delays`` (1-D, the same
+pattern), a uniform delay a 0-d ``delays`` (header ``"delays_layout"``: ``"dense"``,
+``"csr"`` or ``"scalar"``). CSR matrices in ``info`` are stored as their three arrays.
+Dense networks with per-synapse delays are still written as version 1, and version-1
+files still load. File size and load memory: O(nnz).
+
 :func:`load` trusts nothing in the file: the header's scalars must be JSON integers,
 the arrays integer dtypes, ``n_splits`` must match the ``weights_<k>`` entries stored,
 and the network must pass :func:`compiler.quantization.validate.check_fixed_point` against the
@@ -24,6 +33,7 @@ import json
 import os
 
 import numpy as np
+import scipy.sparse as sp
 
 from compiler.hardware.arithmetic import ChipArithmetic
 from compiler.system.files import atomic_output, read_npz
@@ -31,8 +41,10 @@ from compiler.hardware.config import list_hardware
 from compiler.quantization.validate import FixedPointError, check_fixed_point
 
 
-FORMAT_VERSION = 1
-"""Version written by :func:`save`; :func:`load` refuses newer ones."""
+FORMAT_VERSION = 2
+"""Newest version :func:`save` writes (2: sparse layout or a scalar delay; dense
+networks are still written as 1); :func:`load` refuses newer ones."""
+_SPARSE_MEMBERS = ("weights_indptr", "weights_indices")
 FORMAT_NAME = "lava-causal FixedPointNetwork"
 
 
@@ -82,6 +94,16 @@ def _check_header(path, header, contents):
     if not isinstance(arith, dict) or not all(type(v) is int for v in arith.values()):
         bad("arithmetic", arith, "a table of integers")
     k = header["n_splits"]
+    layout = header.get("layout", "dense")
+    if layout not in ("dense", "csr"):
+        bad("layout", layout, '"dense" or "csr"')
+    delays_layout = header.get("delays_layout", "dense")
+    if delays_layout not in ("dense", "csr", "scalar") or (delays_layout == "csr" and layout != "csr"):
+        bad("delays_layout", delays_layout, '"dense", "scalar" or (sparse networks) "csr"')
+    if layout == "csr":
+        shape = header.get("shape")
+        if not (isinstance(shape, list) and len(shape) == 2 and all(type(x) is int and x >= 1 for x in shape)):
+            bad("shape", shape, "[N, N] with integers N >= 1")
     stored = sorted((name for name in contents if name.startswith("weights_") and name[8:].isdigit()),
                     key=lambda name: int(name[8:]))
     expected = [f"weights_{i}" for i in range(k)] if k >= 1 else []
@@ -94,6 +116,8 @@ def _check_header(path, header, contents):
         raise InvalidNetworkFile(f"{path!r}: invalid compiled network: header weight_exps has {len(exps)} entries "
                                  f"for n_splits = {k}", field="weight_exps", value=len(exps), allowed=f"{k} entries")
     names = stored + [a for a in _ARRAYS if a != "delays" or header["has_delays"]]
+    if layout == "csr":
+        names += list(_SPARSE_MEMBERS)
     for name in names:
         if name not in contents:
             raise SerializationError(f"{path!r}: corrupt or incomplete compiled network (no {name!r} array)")
@@ -113,6 +137,14 @@ def _encode(obj, arrays):
         return {"__tuple__": [_encode(v, arrays) for v in obj]}
     if isinstance(obj, list):
         return [_encode(v, arrays) for v in obj]
+    if sp.issparse(obj):
+        m = sp.csr_matrix(obj)
+        keys = {}
+        for part in ("data", "indices", "indptr"):
+            key = f"info/{len(arrays)}"
+            arrays[key] = getattr(m, part)
+            keys[part] = key
+        return {"__csr__": keys, "shape": [int(x) for x in m.shape]}
     if isinstance(obj, np.ndarray):
         if obj.dtype == object:
             raise TypeError("object arrays cannot be saved")
@@ -144,6 +176,10 @@ def _decode(obj, arrays):
             return arrays[obj["__scalar__"]][()]
         if "__float__" in obj:
             return float(obj["__float__"])
+        if "__csr__" in obj:
+            keys = obj["__csr__"]
+            return sp.csr_matrix((arrays[keys["data"]], arrays[keys["indices"]], arrays[keys["indptr"]]),
+                                 shape=tuple(obj["shape"]))
         raise SerializationError(f"unknown entry {sorted(obj)} in the info skeleton")
     return obj
 
@@ -156,19 +192,30 @@ def save(fixed, path) -> None:
     path = os.fspath(path)
     arrays = {}
     info_json = json.dumps(_encode(dict(fixed.info), arrays), allow_nan=True)
+    sparse = sp.issparse(fixed.weights[0])
+    delays = fixed.delays
+    delays_layout = ("scalar" if delays is not None and np.ndim(delays) == 0 and not sp.issparse(delays)
+                     else "csr" if sp.issparse(delays) else "dense")
     header = {
-        "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+        "format": FORMAT_NAME, "format_version": 2 if sparse or delays_layout != "dense" else 1,
         "n_splits": fixed.n_splits, "weight_exps": list(fixed.weight_exps),
         "vth": fixed.vth, "du": fixed.du, "dv": fixed.dv, "dt": repr(fixed.dt),
         "num_weight_bits": fixed.num_weight_bits, "hw_name": fixed.hw_name,
         "has_delays": fixed.delays is not None,
         "arithmetic": {k: int(getattr(fixed.arithmetic, k)) for k in ChipArithmetic.__dataclass_fields__},
     }
-    payload = {f"weights_{k}": w for k, w in enumerate(fixed.weights)}
+    if sparse:
+        header.update(layout="csr", shape=[int(x) for x in fixed.weights[0].shape])
+        payload = {f"weights_{k}": w.data for k, w in enumerate(fixed.weights)}
+        payload.update(weights_indptr=fixed.weights[0].indptr, weights_indices=fixed.weights[0].indices)
+    else:
+        payload = {f"weights_{k}": w for k, w in enumerate(fixed.weights)}
+    if delays_layout != "dense":
+        header["delays_layout"] = delays_layout
     payload.update(bias_mant=fixed.bias_mant, bias_exp=fixed.bias_exp,
                    header=np.array(json.dumps(header)), info=np.array(info_json))
-    if fixed.delays is not None:
-        payload["delays"] = fixed.delays
+    if delays is not None:
+        payload["delays"] = (delays.data if sp.issparse(delays) else np.asarray(delays))
     payload.update(arrays)
     with atomic_output(path) as fh:
         np.savez(fh, **payload)
@@ -209,13 +256,22 @@ def load(path, network_class):
     try:
         k = header["n_splits"]
         weights = tuple(contents[f"weights_{i}"] for i in range(k))
+        delays = contents["delays"] if header["has_delays"] else None
+        if header.get("layout", "dense") == "csr":
+            shape = tuple(header["shape"])
+            indptr, indices = contents["weights_indptr"], contents["weights_indices"]
+            weights = tuple(sp.csr_matrix((w, indices, indptr), shape=shape) for w in weights)
+            if delays is not None and header.get("delays_layout") == "csr":
+                delays = sp.csr_matrix((delays, indices, indptr), shape=shape)
+        if delays is not None and header.get("delays_layout") == "scalar":
+            delays = delays[()]
         info = _decode(json.loads(str(contents["info"])), contents)
         fixed = network_class(
             weights=weights, weight_exps=tuple(header["weight_exps"]),
             bias_mant=contents["bias_mant"], bias_exp=contents["bias_exp"],
             vth=header["vth"], du=header["du"], dv=header["dv"], dt=float(header["dt"]),
             num_weight_bits=header["num_weight_bits"],
-            delays=contents["delays"] if header["has_delays"] else None,
+            delays=delays,
             hw_name=header["hw_name"], arithmetic=ChipArithmetic(**header["arithmetic"]), info=info)
     except FixedPointError as exc:
         raise InvalidNetworkFile.wrap(path, exc) from None

@@ -15,6 +15,7 @@ import warnings
 from typing import Optional
 
 import numpy as np
+import scipy.sparse as sp
 
 from compiler.quantization import effective
 from compiler.quantization.fixed_point import FixedPointNetwork
@@ -90,13 +91,17 @@ def _fixed_point_stability(fixed, tol: float) -> Stability:
     overcomplete features) can come out with a tiny positive growth rate. Growth
     within that resolution is accepted; anything above it is refused.
 
-    Cheap certificate first: the folded float weights recorded at compile time
-    (``info["fold"]``) give a reference :math:`A^f`; if a Cholesky test certifies
+    Cheap certificate first: the float weights recorded at compile time
+    (``info["fold"]``, in the source network's units) give a reference :math:`A^f`; if a Cholesky test certifies
     :math:`x^T A^f_s x \le b_f` and the measured :math:`\delta = \max|A_s - A^f_s|`
     keeps :math:`b_f + \delta` within the bound, then :math:`x^T A_s x \le b_f +
     \delta` on the simplex. Both parts are computed here, so an edited file can only
     make the certificate fail (and the full test on :math:`A_s` run), never pass a
     network that is not within the bound of a certified stable one.
+
+    Sparse networks: the same with CSR matrices (O(nnz)); the certificate of the
+    reference is the sparse one of :meth:`IFNetwork.stability` (the M-matrix split, a
+    proof, or the Lanczos estimate).
     """
     cache = fixed.__dict__.setdefault("_stability_cache", {})
     key = float(tol)
@@ -113,7 +118,8 @@ def _fixed_point_stability(fixed, tol: float) -> Stability:
     ref = _recorded_float_matrix(fixed, net.reset)
     verdict = None
     if ref is not None:
-        delta = float(np.max(np.abs(a_sym - ref)))
+        diff = a_sym - ref
+        delta = float(np.max(np.abs(diff.data if sp.issparse(diff) else diff), initial=0.0))
         if delta < bound and (_cholesky_nsd(ref, bound - delta) or _split_certificate(ref, bound - delta)):
             verdict = Stability(True, f"within {delta:.3g} of a certified stable float network",
                                 None, None, bound, key, time.perf_counter() - start, net.name, resolution)
@@ -125,13 +131,33 @@ def _fixed_point_stability(fixed, tol: float) -> Stability:
 
 def _recorded_float_matrix(fixed, reset):
     """Symmetric part of :math:`W - \\mathrm{diag}(D)` of the float network recorded
-    in ``info["fold"]`` (unfolded with ``reset``), or None when absent or malformed."""
+    in ``info["fold"]`` (``weights``: the source network's :math:`W` in its own units,
+    as :func:`compiler.compile` records it; ``reset``: :math:`D`), or None when absent
+    or malformed."""
     folded = (fixed.info or {}).get("fold", {}).get("weights")
+    if sp.issparse(folded) != sp.issparse(fixed.weights[0]):
+        return None
+    if sp.issparse(folded):
+        return _recorded_sparse_matrix(fixed, folded, reset)
     try:
-        w = np.asarray(folded, float) * np.asarray(reset, float)[:, None]
+        w = np.array(folded, float)
+        reset = np.asarray(reset, float)
     except (TypeError, ValueError):
         return None
     if w.shape != (fixed.n, fixed.n) or not np.all(np.isfinite(w)):
         return None
     a = w - np.diag(np.diag(w)) - np.diag(reset)
     return 0.5 * (a + a.T)
+
+
+def _recorded_sparse_matrix(fixed, folded, reset):
+    """:func:`_recorded_float_matrix` for a sparse network (CSR, O(nnz))."""
+    try:
+        w = sp.csr_matrix(folded, dtype=float)
+        reset = np.asarray(reset, float)
+    except (TypeError, ValueError):
+        return None
+    if w.shape != (fixed.n, fixed.n) or reset.shape != (fixed.n,) or not np.all(np.isfinite(w.data)):
+        return None
+    a = (w - sp.diags(w.diagonal()) - sp.diags(reset)).tocsr()
+    return (0.5 * (a + a.T)).tocsr()

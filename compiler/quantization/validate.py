@@ -49,6 +49,11 @@ compiled network records it; it is re-checked against the config schema,
 ``weight_exp`` within :data:`WEIGHT_EXP_WORD_RANGE`), and, for Lava, Lava's own limits
 (:data:`LAVA_LIMITS`). ``check_fixed_point(fixed, hw="loihi2")`` holds it to a config.
 
+Sparse networks (CSR splits) are checked on their stored values, never densified:
+every split must share the same ``indptr`` and ``indices`` (one canonical pattern:
+sorted, no duplicates), integer dtypes, per-synapse delays the same pattern; ranges,
+steps and the zero diagonal as above. O(nnz) time, no extra (N, N) memory.
+
 Cost: a few vectorized passes over each (N, N) matrix (min, max, a bit mask for the
 step), no Python loop over entries; the verdict is cached on the (frozen) network per
 config, so repeated :func:`compiler.emulate` calls pay it once (measured: see
@@ -60,6 +65,7 @@ import numbers
 from typing import Optional, Tuple
 
 import numpy as np
+import scipy.sparse as sp
 
 from compiler.hardware.arithmetic import LAVA_LOIHI, ChipArithmetic
 from compiler.hardware.config import _SCHEMA, BIAS_BITS_RANGE, LAVA_DATAPATH, ConfigError, HardwareConfig
@@ -143,19 +149,71 @@ def _check_scalar(field, value, lo, hi, why="", where=""):
 
 
 def _check_array(field, arr, lo, hi, why="", where=""):
-    """Range check of an integer array: two reductions when it passes."""
-    if arr.size == 0:
+    """Range check of an integer array, a CSR matrix (its stored values) or an integer
+    scalar (a uniform delay): two reductions when it passes."""
+    if sp.issparse(arr):
+        values = arr.data
+    elif np.ndim(arr) == 0:
+        _check_scalar(field, int(arr), lo, hi, why, where)
         return
-    if int(arr.min()) >= lo and int(arr.max()) <= hi:
+    else:
+        values = arr
+    if values.size == 0:
         return
-    bad = (arr < lo) | (arr > hi)
+    if int(values.min()) >= lo and int(values.max()) <= hi:
+        return
+    bad = (values < lo) | (values > hi)
     _report_bad(field, arr, bad, f"[{lo}, {hi}]", why, where)
+
+
+def _entry_index(arr, flat: int) -> tuple:
+    """(row, column) of stored entry ``flat`` of a CSR matrix, or the index of flat
+    position ``flat`` of an array."""
+    if sp.issparse(arr):
+        return int(np.searchsorted(arr.indptr, flat, side="right") - 1), int(arr.indices[flat])
+    return tuple(int(i) for i in np.unravel_index(flat, arr.shape))
 
 
 def _report_bad(field, arr, bad, allowed, why, where):
     flat = np.flatnonzero(bad)
-    index = tuple(int(i) for i in np.unravel_index(flat[0], arr.shape))
-    _fail(field, int(arr[index]), allowed, why, where, count=int(flat.size), index=index, size=int(arr.size))
+    index = _entry_index(arr, int(flat[0]))
+    value = int(arr.data[flat[0]]) if sp.issparse(arr) else int(arr[index])
+    size = int(arr.data.size) if sp.issparse(arr) else int(arr.size)
+    _fail(field, value, allowed, why, where, count=int(flat.size), index=index, size=size)
+
+
+def check_sparse_layout(fixed) -> None:
+    """Sparse networks: every split a canonical integer CSR matrix with the first
+    split's ``indptr`` and ``indices``; per-synapse delays the same. O(nnz).
+
+    Raises
+    ------
+    FixedPointError
+    """
+    weights = fixed.weights
+    if not sp.issparse(weights[0]):
+        return
+    first = weights[0]
+    for k, w in enumerate(weights):
+        field = f"weights[{k}]"
+        if not sp.isspmatrix_csr(w) or not np.issubdtype(w.data.dtype, np.integer):
+            raise FixedPointError(f"{field} must be an integer csr_matrix, got {type(w).__name__} of "
+                                  f"{w.dtype}", field=field, value=str(w.dtype), allowed="an integer csr_matrix")
+        if w.indices.size != w.data.size or w.indptr.size != w.shape[0] + 1:
+            raise FixedPointError(f"{field}: corrupt CSR arrays", field=field, allowed="a valid csr_matrix")
+        if k == 0:
+            if not first.has_canonical_format:
+                raise FixedPointError(f"{field}: CSR indices must be sorted without duplicates",
+                                      field=field, allowed="canonical CSR")
+        elif not (np.array_equal(w.indptr, first.indptr) and np.array_equal(w.indices, first.indices)):
+            raise FixedPointError(f"{field}: its sparsity pattern differs from weights[0]'s (every split must "
+                                  f"share one indptr/indices, explicit zeros where it contributes nothing)",
+                                  field=field, allowed="the pattern of weights[0]")
+    d = fixed.delays
+    if sp.issparse(d) and not (np.array_equal(d.indptr, first.indptr) and np.array_equal(d.indices, first.indices)
+                               and np.issubdtype(d.data.dtype, np.integer)):
+        raise FixedPointError("delays: a sparse delay matrix must hold integers with exactly the weights' "
+                              "pattern", field="delays", allowed="the pattern of weights[0]")
 
 
 def integer_scalar(name: str, value) -> int:
@@ -187,7 +245,11 @@ def weight_range(sign_mode: str, register_bits: int, weight_bits: int) -> Tuple[
 def _split_sign_mode(field, w, register_bits, weight_bits, why, where) -> str:
     """The sign mode in which split ``w`` is representable (as Lava's
     ``determine_sign_mode``; an all-non-positive matrix reaching ``-2**R`` falls back to
-    mixed), else FixedPointError with the count and an example entry."""
+    mixed), else FixedPointError with the count and an example entry. CSR: its stored
+    values (zeros fit every mode)."""
+    matrix = w
+    if sp.issparse(w):
+        w = w.data
     wmin, wmax = (int(w.min()), int(w.max())) if w.size else (0, 0)
     modes = ["excitatory"] if wmin >= 0 else (["inhibitory", "mixed"] if wmax <= 0 else ["mixed"])
     for mode in modes:
@@ -206,13 +268,14 @@ def _split_sign_mode(field, w, register_bits, weight_bits, why, where) -> str:
         bad, what = np.bitwise_and(w, step - 1) != 0, f"not multiples of {step}"
         flat = np.flatnonzero(bad)
         example = int(flat[0])
-    index = tuple(int(i) for i in np.unravel_index(example, w.shape))
+    index = _entry_index(matrix, example)
+    value = int(w.ravel()[example])
     count = int(flat.size)
     context = "; ".join(x for x in (why, where) if x)
     raise FixedPointError(
         f"{field}: {count} entr{'y is' if count == 1 else 'ies are'} not representable with "
         f"num_weight_bits = {weight_bits} in {mode} sign mode ({what}; allowed: {allowed}); e.g. "
-        f"{int(w[index])} at index {index} ({context})", field=field, value=int(w[index]), allowed=allowed,
+        f"{value} at index {index} ({context})", field=field, value=value, allowed=allowed,
         count=count, index=index, config=where)
 
 
@@ -230,13 +293,15 @@ def check_structure(fixed) -> None:
     32-bit word, :data:`WEIGHT_EXP_WORD_RANGE`), and consistent with the network's own
     :class:`ChipArithmetic`. Called by ``FixedPointNetwork.__post_init__``
     (shapes and integer types are established there) and by :func:`check_fixed_point`.
-    Cost: two reductions per array.
+    Cost: two reductions per array (O(nnz) for sparse networks, plus the layout
+    check :func:`check_sparse_layout`).
 
     Raises
     ------
     FixedPointError
     """
     where = "widest range of any hardware config"
+    check_sparse_layout(fixed)
     ar = fixed.arithmetic
     if not isinstance(ar, ChipArithmetic):
         raise FixedPointError(f"arithmetic must be a ChipArithmetic, got {type(ar).__name__}",
@@ -397,6 +462,7 @@ def _recorded_splits(info):
 
 def _check(fixed, cfg, lava, recorded_splits, bias_bits, from_info) -> Tuple[str, ...]:
     where = describe_config(cfg)
+    check_sparse_layout(fixed)
     if lava and cfg is not None and not cfg.lava_runnable:
         raise FixedPointError(cfg.lava_refusal(), field="hw", value=cfg.name, allowed="lava_runnable = true",
                               config=where)
@@ -456,7 +522,7 @@ def _check(fixed, cfg, lava, recorded_splits, bias_bits, from_info) -> Tuple[str
                   for k, w in enumerate(fixed.weights))
     if "fold" in (fixed.info or {}):
         for k, w in enumerate(fixed.weights):
-            diag = np.diagonal(w)
+            diag = w.diagonal() if sp.issparse(w) else np.diagonal(w)
             bad = diag != 0
             if np.any(bad):
                 i = int(np.flatnonzero(bad)[0])
@@ -491,6 +557,8 @@ def _check(fixed, cfg, lava, recorded_splits, bias_bits, from_info) -> Tuple[str
 
 def _mode_only(w) -> str:
     """Sign mode of a split by its signs alone (no register known)."""
+    if sp.issparse(w):
+        w = w.data
     if w.size == 0 or w.min() >= 0:
         return "excitatory"
     return "inhibitory" if w.max() <= 0 else "mixed"

@@ -24,7 +24,14 @@ Memory model (bytes; :math:`N` neurons, :math:`T` trials, :math:`s` weight split
 * the emulator: :math:`\max(5, s + 1) \cdot 8N^2` (stability check of the integers,
   stacked weights and delays), per trial :math:`5 \cdot 8N` plus, with ``record``,
   the raster of ``steps`` x :math:`N` booleans, per worker thread
-  :math:`8N(2d + 6)`.
+  :math:`8N(2d + 6)`;
+* sparse networks (:math:`\mathrm{nnz}` synapses, CSR) replace every :math:`N^2`
+  term: the float simulator keeps :data:`SIMULATE_SPARSE_SYNAPSE` bytes per synapse
+  (folded weights, targets, the transposition and delays) and the emulator
+  :data:`EMULATE_SPARSE_SYNAPSE` per synapse plus :math:`s` mantissa bytes per split
+  (its check of the integers and the synapses listed by presynaptic neuron); per
+  worker thread the emulator also keeps delay-group sums of :math:`17N(d + 1)`, so a
+  run is :math:`O(\mathrm{nnz} + T N (d + 2))`.
 
 The limit is :func:`compiler.system.files.memory_limit`: 80 % of the memory this process
 can still allocate (system, cgroup and ``ulimit -v``), or ``$LAVA_CAUSAL_MEMORY_LIMIT``
@@ -68,6 +75,15 @@ COMPILE_BASE, COMPILE_PER_SPLIT, COMPILE_AUTO, COMPILE_DELAYS = 12.0, 1.25, 25.0
 FIXED_KEPT_BASE = 3.5
 EMULATE_CHECK = 5.0
 """Multiples of :math:`8N^2` bytes measured for each stage (module docstring)."""
+
+SIMULATE_SPARSE_SYNAPSE = 40
+"""Bytes per synapse of the float simulator on a sparse network: the folded weight
+and its temporary (16), target and transposition indices (8), the rounded delay and
+its temporary (16)."""
+EMULATE_SPARSE_SYNAPSE = 48
+"""Bytes per synapse of the emulator on a sparse network beside its mantissas: the
+target and transposition indices (8), a per-synapse delay (8) and the stability
+check of the integers on a sparse float network (32)."""
 
 SPIKE_RECORD_BYTES = 56
 """Bytes per recorded spike of the float simulator (step and id, growing buffers,
@@ -134,20 +150,31 @@ def network_memory(n: int) -> int:
     return _n2(_count("N", n, 1), NETWORK_PEAK)
 
 
+def _shared(n: int, factor: float, nnz: Optional[int], per_synapse: float) -> int:
+    """The network-sized part of a run: ``factor`` x :math:`8N^2` dense, or
+    ``per_synapse`` bytes per synapse for ``nnz`` sparse synapses (and the per-neuron
+    vectors)."""
+    if nnz is None:
+        return _n2(n, factor)
+    return int(math.ceil(per_synapse * _count("nnz", nnz))) + (LINEAR_VECTORS + 1) * FLOAT_BYTES * n
+
+
 def simulate_memory(n: int, trials: int = 1, *, delay_steps: int = 0, n_windows: int = 1,
-                    spikes_per_trial: float = 0.0, workers: Optional[int] = None) -> int:
+                    spikes_per_trial: float = 0.0, workers: Optional[int] = None,
+                    nnz: Optional[int] = None) -> int:
     """Bytes :func:`lava_causal.simulate` allocates for ``n`` neurons and ``trials``
     trials (the network itself not counted: it exists already).
 
     ``delay_steps``: the largest delay in steps (the ring of pending charges);
     ``n_windows``: counting windows; ``spikes_per_trial``: expected spikes per trial
-    when spikes are recorded (0 when not); ``workers``: threads (default numba's)."""
+    when spikes are recorded (0 when not); ``workers``: threads (default numba's);
+    ``nnz``: the synapses of a sparse network (None: dense, :math:`3 \\cdot 8N^2`)."""
     n, trials = _count("N", n, 1), _count("trials", trials, 1)
     delay_steps, n_windows = _count("delay_steps", delay_steps), _count("n_windows", n_windows, 1)
     per_trial = FLOAT_BYTES * n * (5 + 2 * n_windows) + 2 * FLOAT_BYTES
     per_worker = (FLOAT_BYTES + 1) * n * (delay_steps + 1) + 4 * FLOAT_BYTES * n
     spikes = SPIKE_RECORD_BYTES * max(0.0, float(spikes_per_trial)) * trials
-    return int(_n2(n, SIMULATE_SHARED) + trials * per_trial
+    return int(_shared(n, SIMULATE_SHARED, nnz, SIMULATE_SPARSE_SYNAPSE) + trials * per_trial
                + _workers(trials, workers) * per_worker + spikes)
 
 
@@ -167,13 +194,19 @@ def compiled_memory(n: int, splits="auto") -> int:
 
 
 def emulate_memory(n: int, trials: int = 1, steps: int = 1, *, splits: int = 1,
-                   max_delay: int = 0, record: bool = False, workers: Optional[int] = None) -> int:
-    """Bytes :func:`compiler.emulate` allocates (the compiled network not counted)."""
+                   max_delay: int = 0, record: bool = False, workers: Optional[int] = None,
+                   nnz: Optional[int] = None, weight_bytes: int = 8) -> int:
+    """Bytes :func:`compiler.emulate` allocates (the compiled network not counted);
+    ``nnz``: the synapses of a sparse network with ``weight_bytes``-byte mantissas
+    (None: dense, :math:`\\max(5, s + 1) \\cdot 8N^2`)."""
     n, trials = _count("N", n, 1), _count("trials", trials, 1)
     steps, splits = _count("steps", steps, 1), _count("splits", splits, 1)
     max_delay = _count("max_delay", max_delay)
-    shared = _n2(n, max(EMULATE_CHECK, splits + 1.0))
+    shared = _shared(n, max(EMULATE_CHECK, splits + 1.0), nnz,
+                     EMULATE_SPARSE_SYNAPSE + splits * _count("weight_bytes", weight_bytes, 1))
     per_worker = FLOAT_BYTES * n * (2 * max_delay + 6)
+    if nnz is not None:
+        per_worker += (2 * FLOAT_BYTES + 1) * n * (max_delay + 1)  # delay-group sums, lists
     raster = trials * steps * n if record else 0
     return int(shared + trials * 5 * FLOAT_BYTES * n + _workers(trials, workers) * per_worker
                + raster)
@@ -191,6 +224,15 @@ def expected_rate(network) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         rates = np.where(depth > 0, np.maximum(bias, 0.0) / depth, 0.0)
     return float(np.sum(rates[np.isfinite(rates)]))
+
+
+def _sparse_nnz(weights) -> Optional[int]:
+    """Stored entries of sparse weights (``scipy.sparse``, or a tuple of splits sharing
+    one pattern: the first's), None for dense ones."""
+    if isinstance(weights, (tuple, list)):
+        weights = weights[0] if weights else None
+    nnz = getattr(weights, "nnz", None)
+    return None if nnz is None or not hasattr(weights, "indptr") else int(nnz)
 
 
 # --------------------------------------------------------------------- checks
@@ -267,11 +309,15 @@ def check_simulate(network, duration, dt=1e-5, trials: int = 1, *, window=None,
         n_windows = max(1, -(-steps // max(1, int(round(window / dt)))))
     import numpy as np
 
-    delays = np.asarray(network.delay, float)
+    nnz = _sparse_nnz(network.weights)
+    delays = network.delay
+    if nnz is not None and hasattr(delays, "nnz"):  # sparse delays: their stored values
+        delays = delays.data
+    delays = np.asarray(delays, float)
     delay_steps = int(round(float(delays.max()) / dt)) if delays.size else 0
     spikes = expected_rate(network) * steps * dt if record_spikes else 0.0
     nbytes = simulate_memory(n, trials, delay_steps=delay_steps, n_windows=n_windows,
-                             spikes_per_trial=spikes)
+                             spikes_per_trial=spikes, nnz=nnz)
     parts = ["voltages", "counts"] + (["delay rings"] if delay_steps else []) + \
         ([f"~{spikes * trials:.3g} recorded spikes"] if record_spikes else [])
     check_memory(nbytes, f"the float simulation ({trials} trial(s) x {n} neurons: "
@@ -291,8 +337,10 @@ def check_emulate(fixed, steps: int, trials: int = 1, *, record: bool = False,
     n = int(fixed.n)
     steps = check_steps(steps, "the emulation", force=force, neurons=n, trials=trials,
                         emulated=True, force_hint=force_hint, limit=step_limit)
+    nnz = _sparse_nnz(fixed.weights)
     nbytes = emulate_memory(n, trials, steps, splits=int(fixed.n_splits),
-                            max_delay=int(fixed.max_delay), record=record)
+                            max_delay=int(fixed.max_delay), record=record, nnz=nnz,
+                            weight_bytes=fixed.weights[0].dtype.itemsize if nnz is not None else 8)
     what = f"the emulation ({trials} trial(s) x {n} neurons, {fixed.n_splits} split(s)" + \
         (f", a raster of {steps:.3g} steps" if record else "") + ")"
     check_memory(nbytes, what, hint + ("; or record no raster" if record else ""),
@@ -300,14 +348,41 @@ def check_emulate(fixed, steps: int, trials: int = 1, *, record: bool = False,
     return {"steps": steps, "bytes": nbytes}
 
 
+SPARSE_BYTES_PER_COUPLING = 256
+"""Peak bytes per coupling (non-zero of :math:`U^TU`) over building, checking,
+compiling and stability-checking a sparse problem's network (measured: 0.93 GB for the
+whole process at N = 100,000 with 4.5 M couplings, about 207 B each, rounded up)."""
+
+
+def coupling_bound(features) -> int:
+    r"""Upper bound on the couplings (off-diagonal non-zeros of :math:`U^TU`) of sparse
+    features :math:`U`: :math:`\sum_m k_m^2` with :math:`k_m` the causes touching input
+    :math:`m`; O(nnz(U)) time, O(M) memory."""
+    import numpy as np
+
+    if features.format == "csr":
+        per_input = np.diff(features.indptr)
+    else:
+        rows = features.indices if features.format == "csc" else features.tocoo().row
+        per_input = np.bincount(rows, minlength=features.shape[0])
+    return int(np.sum(per_input.astype(np.int64) ** 2))
+
+
 def check_problem(m: int, n: int, *, chip: bool = False, splits="auto", delays: bool = False,
                   emulate: Optional[bool] = None, force: bool = False, limit="auto",
-                  hint: str = "reduce N (the number of causes)") -> int:
+                  hint: str = "reduce N (the number of causes)", features=None) -> int:
     """Memory to build a problem's network, check it, solve its exact MAP and, with
     ``chip``, compile it (``splits``, ``delays``) and (``emulate``, default ``chip``)
     check the compiled network's stability before a run, refused when too much: the
-    peak over those stages with what each keeps. Returns the bytes."""
+    peak over those stages with what each keeps. Sparse ``features`` (scipy.sparse)
+    are estimated by their couplings (:func:`coupling_bound` x
+    :data:`SPARSE_BYTES_PER_COUPLING`), dense ones by :math:`N^2`. Returns the bytes."""
     n = _count("N", n, 1)
+    if features is not None and hasattr(features, "nnz"):
+        couplings = coupling_bound(features)
+        nbytes = SPARSE_BYTES_PER_COUPLING * (couplings + n)
+        return check_memory(nbytes, f"the sparse network of {n} causes (~{couplings:.3g} couplings)",
+                            hint, limit=limit, force=force)
     base = 2 * FLOAT_BYTES * _count("M", m, 1) * (n + 1)
     kept = _n2(n, NETWORK_KEPT)
     stages = [network_memory(n), kept + _n2(n, MAP_PEAK)]

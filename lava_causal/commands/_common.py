@@ -137,10 +137,11 @@ def print_json(obj) -> None:
 def load_problem(path, force: bool = False) -> CausalProblem:
     """Load a problem file, turning any loading error into a :class:`CliError`.
 
-    The ``features`` header is read first: a problem whose N causes could not even be
-    built into a network in the memory available
+    The ``features`` header of a dense problem is read first: a problem whose N causes
+    could not even be built into a network in the memory available
     (:func:`compiler.system.resources.check_problem`) is refused before its arrays are
-    loaded (``force`` skips that)."""
+    loaded (``force`` skips that). A sparse problem (O(nnz) to load) is checked by its
+    couplings once loaded."""
     from compiler.system import resources
 
     try:
@@ -148,6 +149,10 @@ def load_problem(path, force: bool = False) -> CausalProblem:
         shape = members.get("features", ((),))[0]
         if len(shape) == 2 and min(shape) > 0:
             resources.check_problem(shape[0], shape[1], force=force)
-        return CausalProblem.load(path)
+        problem = CausalProblem.load(path)
+        if problem.is_sparse:
+            resources.check_problem(problem.n_inputs, problem.n_causes, force=force,
+                                    features=problem.features)
+        return problem
     except ValueError as exc:
         raise CliError(str(exc)) from None

@@ -31,7 +31,8 @@ def cmd_compile(args):
         output_path(args.output, args.problem)
         problem = load_problem(args.problem, args.force)
         resources.check_problem(problem.n_inputs, problem.n_causes, chip=True,
-                                splits=splits, emulate=False, force=args.force)
+                                splits=splits, emulate=False, force=args.force,
+                                features=problem.features)
         network = build_network(problem, tau_syn=5e-3 if args.tau_syn is None else args.tau_syn)
     fixed = compiler.compile(network, hw=args.hw, dt=args.dt, strict=args.strict,
                              weight_bits=args.weight_bits, bias_bits=args.bias_bits,

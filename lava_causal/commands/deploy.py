@@ -31,7 +31,7 @@ def _steps(args):
 def _compiled(args, problem=None, run=False):
     problem = load_problem(args.problem, args.force) if problem is None else problem
     resources.check_problem(problem.n_inputs, problem.n_causes, chip=True, emulate=run,
-                            force=args.force)
+                            force=args.force, features=problem.features)
     network = build_network(problem, tau_syn=args.tau_syn)
     return network, compiler.compile(network, hw=args.hw, dt=args.dt, seed=args.seed)
 
@@ -81,7 +81,8 @@ def cmd_export(args):
     if args.compiled:
         network = _compiled(args, problem)[1]
     else:
-        resources.check_problem(problem.n_inputs, problem.n_causes, force=args.force)
+        resources.check_problem(problem.n_inputs, problem.n_causes, force=args.force,
+                                features=problem.features)
         network = build_network(problem, tau_syn=args.tau_syn)
     print(f"wrote {to_nir(network, args.nir)} (read it with nir.read)")
 

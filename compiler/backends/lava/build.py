@@ -2,7 +2,8 @@ r"""The stock Lava processes of a :class:`FixedPointNetwork`, for one trial.
 
 The network is one ``lava.proc.lif.process.LIF`` population and one
 ``lava.proc.dense.process.Dense`` per weight split (``DelayDense`` when the network
-has delays, ``lava.proc.sparse.process.Sparse`` for sparse weights, see
+has delays, ``lava.proc.sparse.process.Sparse`` or ``DelaySparse`` for sparse
+weights, built from the CSR splits without densifying, see
 :func:`~compiler.backends.lava.checks.resolve_connectivity`), each with its own
 ``weight_exp``, ``num_weight_bits`` and an explicit ``sign_mode``, all feeding
 ``LIF.a_in``. Only stock processes carry the dynamics, so the same network is
@@ -105,6 +106,40 @@ class LavaNetwork:
     monitor: Optional[object] = None
 
 
+def _sparse_connection(args: dict, delays):
+    r"""A Lava ``Sparse`` (no delays, or all zero) or ``DelaySparse`` for one split.
+
+    ``args["weights"]`` is a dense matrix (of a dense network, made CSR here) or the
+    split's CSR matrix, passed on without densifying: its stored zeros are dropped and
+    its mantissas widened to int64, as the dense path gives them to ``Dense``
+    (``clip_weights`` must not work in a narrow dtype). ``delays`` (None, an int, a
+    dense matrix or a CSR matrix with the splits' pattern) become a CSR int64 matrix on
+    the weights' pattern: ``DelaySparse`` delivers a spike of delay :math:`d` sent at
+    step :math:`t` at :math:`t + 1 + d`, like ``DelayDense``. O(nnz) time and memory.
+    """
+    import scipy.sparse
+    from lava.proc.sparse.process import DelaySparse, Sparse
+
+    given = args["weights"]
+    w = given.tocsr(copy=True) if scipy.sparse.issparse(given) else scipy.sparse.csr_matrix(given)
+    if np.issubdtype(w.dtype, np.integer):
+        w = w.astype(np.int64)
+    w.eliminate_zeros()
+    args = dict(args, weights=w)
+    if delays is None:
+        return Sparse(**args)
+    if scipy.sparse.issparse(delays):
+        d = delays.tocsr().astype(np.int64)
+    elif np.ndim(delays) == 0:  # uniform: the same delay on every synapse
+        d = w.astype(np.int64, copy=True)
+        d.data[:] = int(delays)
+    else:  # a dense network's delays, on its (dense) weights' pattern
+        d = scipy.sparse.csr_matrix(np.where(np.asarray(given) != 0, delays, 0).astype(np.int64))
+    if d.nnz == 0 or d.max() == 0:
+        return Sparse(**args)
+    return DelaySparse(delays=d, **args)
+
+
 def build_lava_network(fixed: FixedPointNetwork, v0, tag: str = "fixed_pt",
                        record_steps: int = 0, connectivity: str = "auto") -> LavaNetwork:
     """Build the stock Lava processes of ``fixed`` for one trial.
@@ -153,10 +188,7 @@ def build_lava_network(fixed: FixedPointNetwork, v0, tag: str = "fixed_pt",
     sparse = resolve_connectivity(fixed, connectivity) == "sparse"
     for args in conn_args:
         if sparse:
-            from lava.proc.sparse.process import Sparse
-            from scipy.sparse import csr_matrix
-
-            conn = Sparse(**dict(args, weights=csr_matrix(args["weights"])))
+            conn = _sparse_connection(args, fixed.delays)
         elif fixed.delays is None:
             conn = Dense(**args)
         else:

@@ -17,6 +17,7 @@ from typing import Tuple
 
 import numpy as np
 
+from compiler.backends.emulator import is_sparse_network
 from compiler.hardware.config import LAVA_WEIGHT_REGISTER_BITS
 from compiler.quantization.fixed_point import FixedPointNetwork
 
@@ -42,8 +43,9 @@ SIGN_MODES = ("excitatory", "inhibitory", "mixed")
 CONNECTIVITIES = ("auto", "dense", "sparse")
 """``connectivity`` choices of :func:`compiler.run_lava`."""
 SPARSE_DENSITY = 0.25
-"""``connectivity="auto"`` uses Lava ``Sparse`` when at most this fraction of the
-weights (over all splits) is non-zero and there are no per-synapse delays."""
+"""``connectivity="auto"`` uses Lava ``Sparse`` for dense weights when at most this
+fraction of them (over all splits) is non-zero and there are no per-synapse delays
+(sparse weights always use it)."""
 
 
 def check_choice(name: str, value, choices) -> None:
@@ -196,7 +198,13 @@ def check_lava_compatible(fixed: FixedPointNetwork) -> Tuple[str, ...]:
 
 # ------------------------------------------------------------ connectivity
 def weight_density(fixed: FixedPointNetwork) -> float:
-    """Fraction of (target, source) pairs with a non-zero weight in any split."""
+    """Fraction of (target, source) pairs with a non-zero weight in any split: O(N^2)
+    for dense weights, O(s nnz) for sparse ones (never densified)."""
+    if is_sparse_network(fixed):
+        nonzero = np.zeros(fixed.weights[0].nnz, bool)  # splits share one pattern
+        for w in fixed.weights:
+            nonzero |= w.data != 0
+        return float(np.count_nonzero(nonzero)) / float(fixed.n) ** 2
     nonzero = np.zeros((fixed.n, fixed.n), bool)
     for w in fixed.weights:
         nonzero |= np.asarray(w) != 0
@@ -207,15 +215,21 @@ def resolve_connectivity(fixed: FixedPointNetwork, connectivity: str = "auto") -
     """``"dense"`` or ``"sparse"``: what :func:`~compiler.backends.lava.build.build_lava_network`
     will use.
 
-    Sparse (Lava ``Sparse``, CSR weights, the same clip/truncate/shift arithmetic as
-    ``Dense``) needs a network without per-synapse delays; ``"sparse"`` with delays is a
-    ValueError.
+    Sparse (Lava ``Sparse``, or ``DelaySparse`` with delays: CSR weights, the same
+    clip/truncate/shift arithmetic as ``Dense``/``DelayDense``). ``"auto"`` takes it for
+    a network with sparse (CSR) weights, and for dense weights without delays when at
+    most :data:`SPARSE_DENSITY` of them are non-zero. ``"dense"`` on sparse weights is a
+    ValueError: Lava's ``Dense`` holds the N x N matrix, which a sparse network never
+    builds.
     """
     check_choice("connectivity", connectivity, CONNECTIVITIES)
-    if connectivity == "sparse" and fixed.delays is not None:
-        raise ValueError("connectivity='sparse' needs a network without per-synapse delays "
-                         "(DelaySparse is not supported); use 'dense' or 'auto'")
+    sparse_weights = is_sparse_network(fixed)
+    if connectivity == "dense" and sparse_weights:
+        n = fixed.n
+        raise ValueError(f"connectivity='dense' needs the {n} x {n} weight matrices "
+                         f"({fixed.n_splits} x {8 * n * n / 2**30:.3g} GiB as int64) of a network "
+                         "stored sparse; use 'sparse' or 'auto' (Lava Sparse/DelaySparse)")
     if connectivity == "auto":
-        sparse = fixed.delays is None and weight_density(fixed) <= SPARSE_DENSITY
+        sparse = sparse_weights or (fixed.delays is None and weight_density(fixed) <= SPARSE_DENSITY)
         return "sparse" if sparse else "dense"
     return connectivity
