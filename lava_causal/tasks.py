@@ -14,6 +14,8 @@ Feature families
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import scipy.sparse
 
@@ -118,10 +120,13 @@ def random_problem(seed=None, m: int = 30, n: int = 20, alpha: float = 0.0, beta
 
 def sparse_causes(n: int, m=None, per_cause: int = 3, active: int = 50, seed=0, sigma: float = 1.0,
                   alpha: float = 1.0, beta: float = 0.0, amplitude: float = 20.0,
-                  noise: float = 0.0) -> CausalProblem:
+                  noise: float = 0.0, window: Optional[int] = None) -> CausalProblem:
     r"""A large sparse problem: N causes, each touching ``per_cause`` of M inputs.
 
-    Column :math:`u_i` has ``per_cause`` distinct random rows with positive weights
+    Column :math:`u_i` has ``per_cause`` distinct random rows (anywhere among the M
+    inputs; with ``window``, local features: among the ``window`` inputs around input
+    :math:`\lfloor iM/N \rfloor`, cyclically, like receptive fields on a sensor, so the
+    coupling graph is a band of about ``window`` N / M causes) with positive weights
     :math:`U[0.5, 1.5]`, normalized to unit norm; ``active`` random causes have rates
     :math:`r_i \sim` ``amplitude`` :math:`\cdot U[0.5, 1.5]` (the others 0), and
     :math:`\mu = U r + \epsilon`, :math:`\epsilon \sim N(0,` ``noise`` :math:`^2 I_M)`.
@@ -141,15 +146,20 @@ def sparse_causes(n: int, m=None, per_cause: int = 3, active: int = 50, seed=0, 
     active = int(active)
     if not 0 <= active <= n:
         raise ValueError(f"active must lie in [0, n], got {active}")
+    if window is not None and not k <= int(window) <= m:
+        raise ValueError(f"window must lie in [per_cause, m] = [{k}, {m}], got {window}")
+    span = m if window is None else int(window)
+    centre = np.zeros((n, 1), np.int64) if window is None else \
+        (np.arange(n, dtype=np.int64) * m // n - span // 2)[:, None]
     rng = np.random.default_rng(seed)
-    rows = rng.integers(0, m, (n, k))
+    rows = (centre + rng.integers(0, span, (n, k))) % m
     rows.sort(axis=1)
     while True:     # distinct rows per cause: redraw the (rare) repeated ones
         dup = np.zeros(rows.shape, dtype=bool)
         dup[:, 1:] = rows[:, 1:] == rows[:, :-1]
         if not dup.any():
             break
-        rows[dup] = rng.integers(0, m, int(dup.sum()))
+        rows[dup] = (np.broadcast_to(centre, rows.shape)[dup] + rng.integers(0, span, int(dup.sum()))) % m
         rows.sort(axis=1)
     w = rng.uniform(0.5, 1.5, (n, k))
     w /= np.sqrt(np.einsum("ij,ij->i", w, w))[:, None]

@@ -262,3 +262,22 @@ def test_active_condition_of_disconnected_blocks_matches_dense(beta):
     assert cs.n_active == cd.n_active == 24 and cs.active_rank == cd.active_rank
     np.testing.assert_allclose(cs.active_condition, cd.active_condition, rtol=1e-8)
     assert ps.map_certificate().certified and ps.map_certificate().unique is True
+
+
+def test_sparse_causes_window_gives_local_features():
+    """With ``window`` every cause's inputs lie within the window around its centre
+    (cyclically), so the coupling graph is a band; without it they are anywhere."""
+    n, window = 2000, 12
+    problem = tasks.sparse_causes(n, window=window, seed=3)
+    u = problem.features.tocsc()
+    m = problem.n_inputs
+    centre = np.arange(n) * m // n - window // 2
+    for i in range(n):
+        offsets = (u.indices[u.indptr[i]:u.indptr[i + 1]] - centre[i]) % m
+        assert offsets.size == 3 and offsets.max() < window
+    gram = (u.T @ u).tocoo()
+    band = np.abs(gram.row - gram.col)
+    band = np.minimum(band, n - band)  # cyclic
+    assert band.max() <= window * n // m + n // m
+    with pytest.raises(ValueError, match="window"):
+        tasks.sparse_causes(100, window=2)
