@@ -236,6 +236,11 @@ def _sparse_nnz(weights) -> Optional[int]:
 
 
 # --------------------------------------------------------------------- checks
+ALWAYS_FITS = 64 * 2**20
+"""Estimates below this (64 MiB) are not checked against the machine's memory (reading
+it costs more than a small run itself)."""
+
+
 def check_memory(nbytes: int, what: str, hint: str = "reduce --trials/N", *, limit="auto",
                  force: bool = False) -> int:
     """Refuse ``nbytes`` (the estimate for ``what``) above ``limit`` (``"auto"``:
@@ -243,7 +248,7 @@ def check_memory(nbytes: int, what: str, hint: str = "reduce --trials/N", *, lim
     of one line: ``needs ~X GiB for <what>, more than the Y GiB available; <hint>``.
     ``force`` skips the check. Returns ``nbytes``."""
     nbytes = int(nbytes)
-    if force:
+    if force or (limit == "auto" and nbytes < ALWAYS_FITS):
         return nbytes
     source = ""
     if limit == "auto":
