@@ -149,8 +149,9 @@ from numba import njit
 
 from compiler import IFNetwork
 from compiler.backends.emulator import (FIRST_CHUNK_WORK, ChunkPacer, RunProgress, check_progress,
-                                        is_sparse_network, same_pattern, transposed_pattern)
+                                        is_sparse_network, transposed_pattern)
 from compiler.system.resources import check_simulate
+from compiler.system.sparse import same_pattern
 from compiler.quantization.stability import check_stable
 from compiler.backends.results import RatesFromCounts
 

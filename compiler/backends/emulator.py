@@ -55,6 +55,7 @@ from compiler.quantization.fixed_point import FixedPointNetwork
 from compiler.system.resources import check_emulate
 from compiler.quantization.stability import check_stable
 from compiler.backends.results import RatesFromCounts
+from compiler.system.sparse import same_pattern
 
 LAVA_WORD_BITS = 32
 """Width of the ``int32`` arrays of Lava's fixed-point models and channels."""
@@ -334,12 +335,6 @@ def transposed_pattern(matrix):
     _transpose_pattern(np.asarray(matrix.indptr, np.int64), np.asarray(matrix.indices), n,
                        t_indptr, t_indices, perm)
     return t_indptr, t_indices, perm
-
-
-def same_pattern(a, b) -> bool:
-    """Whether two CSR matrices store the same entries (``indptr`` and ``indices``)."""
-    return (a.shape == b.shape and np.array_equal(a.indptr, b.indptr)
-            and np.array_equal(a.indices, b.indices))
 
 
 @dataclass(frozen=True, eq=False)

@@ -85,6 +85,7 @@ import scipy.sparse as sp
 
 from compiler.quantization.fixed_point import FixedPointNetwork
 from compiler.hardware.config import HardwareConfig
+from compiler.system.sparse import same_pattern
 
 KL_MAX_EDGES = 400_000
 """Groups with more synapse-graph edges than this skip the (pure Python) Kernighan-Lin
@@ -139,10 +140,7 @@ def synapse_matrix(fixed: FixedPointNetwork) -> sp.csr_matrix:
         return sp.csr_matrix(mask)
     mats = [w.tocsr() if sp.issparse(w) else sp.csr_matrix(np.asarray(w)) for w in ws]
     first = mats[0]
-    same = all(m.indptr is first.indptr or (m.indptr.shape == first.indptr.shape
-                                            and m.indices.shape == first.indices.shape
-                                            and np.array_equal(m.indptr, first.indptr)
-                                            and np.array_equal(m.indices, first.indices)) for m in mats[1:])
+    same = all(same_pattern(m, first) for m in mats[1:])
     if same and first.has_sorted_indices:
         keep = first.data != 0
         for m in mats[1:]:

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from compiler.quantization.effective import effective_input, hardware_dict
 from compiler.hardware.encoding import effective_weight_bits, mantissa_step_bits, sign_mode
+from compiler.system.sparse import same_pattern
 
 
 class WeightPrecision(NamedTuple):
@@ -99,7 +100,7 @@ def _stored(matrix, pattern=None) -> np.ndarray:
     if not sp.issparse(matrix):
         return matrix
     m = sp.csr_matrix(matrix)
-    if pattern is None or (np.array_equal(m.indptr, pattern.indptr) and np.array_equal(m.indices, pattern.indices)):
+    if pattern is None or same_pattern(m, pattern):
         return m.data
     rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
     return np.asarray(m[rows, pattern.indices]).ravel()

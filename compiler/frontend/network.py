@@ -15,6 +15,8 @@ import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg
 
+from compiler.system.sparse import same_pattern
+
 RESET_MODES = ("subtract", "hard")
 
 STABILITY_TOL = 1e-9
@@ -70,7 +72,7 @@ def _as_sparse_delay(value, weights: sp.csr_matrix) -> sp.csr_matrix:
         raise ValueError(f"delay must be a scalar or a CSR matrix of shape {weights.shape}, got {d.shape}")
     d.sum_duplicates()
     d.sort_indices()
-    if not (np.array_equal(d.indptr, weights.indptr) and np.array_equal(d.indices, weights.indices)):
+    if not same_pattern(d, weights):
         raise ValueError("a sparse delay must have exactly the sparsity pattern of the weights "
                          "(one stored delay per stored weight)")
     if not np.all(np.isfinite(d.data)):

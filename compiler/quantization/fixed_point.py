@@ -33,6 +33,7 @@ from compiler.quantization import serialize
 from compiler.hardware.arithmetic import LAVA_LOIHI, ChipArithmetic
 from compiler.hardware.encoding import smallest_int_dtype
 from compiler.quantization.validate import FixedPointError, check_fixed_point, check_structure, integer_scalar
+from compiler.system.sparse import same_pattern
 
 
 def _int_array(name, value, shape):
@@ -72,7 +73,7 @@ def _int_csr(name, value, shape, pattern=None):
     lo, hi = (int(data.min()), int(data.max())) if data.size else (0, 0)
     data = data.astype(smallest_int_dtype(lo, hi))
     indptr, indices = m.indptr, m.indices
-    if pattern is not None and np.array_equal(indptr, pattern.indptr) and np.array_equal(indices, pattern.indices):
+    if pattern is not None and same_pattern(m, pattern):
         indptr, indices = pattern.indptr, pattern.indices
     else:
         indptr, indices = indptr.copy(), indices.copy()

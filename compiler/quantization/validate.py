@@ -69,6 +69,7 @@ import scipy.sparse as sp
 
 from compiler.hardware.arithmetic import LAVA_LOIHI, ChipArithmetic
 from compiler.hardware.config import _SCHEMA, BIAS_BITS_RANGE, LAVA_DATAPATH, ConfigError, HardwareConfig
+from compiler.system.sparse import same_pattern
 
 LAVA_WORD_BITS = 32
 """Width of Lava's ``int32`` channels (as ``compiler.backends.emulator.LAVA_WORD_BITS``)."""
@@ -205,13 +206,12 @@ def check_sparse_layout(fixed) -> None:
             if not first.has_canonical_format:
                 raise FixedPointError(f"{field}: CSR indices must be sorted without duplicates",
                                       field=field, allowed="canonical CSR")
-        elif not (np.array_equal(w.indptr, first.indptr) and np.array_equal(w.indices, first.indices)):
+        elif not same_pattern(w, first):
             raise FixedPointError(f"{field}: its sparsity pattern differs from weights[0]'s (every split must "
                                   f"share one indptr/indices, explicit zeros where it contributes nothing)",
                                   field=field, allowed="the pattern of weights[0]")
     d = fixed.delays
-    if sp.issparse(d) and not (np.array_equal(d.indptr, first.indptr) and np.array_equal(d.indices, first.indices)
-                               and np.issubdtype(d.data.dtype, np.integer)):
+    if sp.issparse(d) and not (same_pattern(d, first) and np.issubdtype(d.data.dtype, np.integer)):
         raise FixedPointError("delays: a sparse delay matrix must hold integers with exactly the weights' "
                               "pattern", field="delays", allowed="the pattern of weights[0]")
 
