@@ -149,7 +149,7 @@ from numba import njit
 
 from compiler import IFNetwork
 from compiler.backends.emulator import (FIRST_CHUNK_WORK, ChunkPacer, RunProgress, check_progress,
-                                        is_sparse_network, transposed_pattern)
+                                        transposed_pattern)
 from compiler.system.resources import check_simulate
 from compiler.system.sparse import same_pattern
 from compiler.quantization.stability import check_stable
@@ -726,7 +726,7 @@ def _fold_for_run(network: IFNetwork, dt: float, noise_std: float) -> _FoldedRun
     depth = np.array(network.reset, dtype=float)
     low = np.array(network.reset_potential, dtype=float)
     exp_syn = network.tau_syn > 0
-    sparse = is_sparse_network(network)
+    sparse = network.is_sparse
     sp = {}
     w_t = np.empty((0, 0) if sparse else (n, n))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # checked below

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 import compiler
 import lava_causal
 from compiler import FixedPointNetwork, IFNetwork
-from compiler.backends.emulator import SparseSynapses, is_sparse_network, transposed_pattern
+from compiler.backends.emulator import SparseSynapses, transposed_pattern
 from compiler.quantization.stability import check_stable
 from compiler.system.resources import emulate_memory, simulate_memory
 from test_emulator_lava import delta_delay_network, extreme_network, random_two_split
@@ -56,7 +56,7 @@ def sparse_fixed(fixed: FixedPointNetwork, uniform_delay: bool = False) -> Fixed
                                     union.indptr.copy()), shape=union.shape)
     try:  # the compiler's own sparse FixedPointNetwork, once it accepts CSR
         out = dataclasses.replace(fixed, weights=splits, delays=delays)
-        assert is_sparse_network(out)
+        assert out.is_sparse
         return out
     except Exception:  # noqa: BLE001 - not yet: the same object with its fields swapped
         modes = fixed.validate()
@@ -79,7 +79,7 @@ def sparse_float(network: IFNetwork, delay=None) -> IFNetwork:
                           shape=w.shape)
     try:
         out = network.replace(weights=w, delay=d)
-        assert is_sparse_network(out)
+        assert out.is_sparse
         return out
     except Exception:  # noqa: BLE001 - IFNetwork does not take CSR yet
         check_stable(network, allow_unstable=True)  # cached on the object, shared by the copy

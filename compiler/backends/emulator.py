@@ -283,20 +283,6 @@ def resolve_initial_voltages(fixed: FixedPointNetwork, trials: int, seed, v0):
     return fixed.initial_voltages(trials, seed).astype(np.int64), seed
 
 
-def is_sparse_network(network) -> bool:
-    """True when ``network`` (an :class:`~compiler.IFNetwork` or a
-    :class:`FixedPointNetwork`) holds ``scipy.sparse`` weights: its ``is_sparse``, or
-    the type of its (first split's) weights."""
-    import scipy.sparse
-
-    if getattr(network, "is_sparse", False):
-        return True
-    weights = network.weights
-    if isinstance(weights, (tuple, list)):
-        weights = weights[0]
-    return bool(scipy.sparse.issparse(weights))
-
-
 def index_dtype(size: int):
     """``int32`` when indices below ``size`` fit in it, else ``int64``."""
     return np.int32 if size < 2**31 else np.int64
@@ -469,7 +455,7 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
     exps = np.asarray(fixed.weight_exps, dtype=np.int64)
     steps = int(steps)
     n, trials = fixed.n, v_init.shape[0]
-    sparse = is_sparse_network(fixed)
+    sparse = fixed.is_sparse
     if sparse:
         synapses = SparseSynapses.of(fixed.weights, fixed.delays)
         max_delay = synapses.max_delay

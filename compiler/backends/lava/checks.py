@@ -17,7 +17,6 @@ from typing import Tuple
 
 import numpy as np
 
-from compiler.backends.emulator import is_sparse_network
 from compiler.hardware.config import LAVA_WEIGHT_REGISTER_BITS
 from compiler.quantization.fixed_point import FixedPointNetwork
 
@@ -200,7 +199,7 @@ def check_lava_compatible(fixed: FixedPointNetwork) -> Tuple[str, ...]:
 def weight_density(fixed: FixedPointNetwork) -> float:
     """Fraction of (target, source) pairs with a non-zero weight in any split: O(N^2)
     for dense weights, O(s nnz) for sparse ones (never densified)."""
-    if is_sparse_network(fixed):
+    if fixed.is_sparse:
         nonzero = np.zeros(fixed.weights[0].nnz, bool)  # splits share one pattern
         for w in fixed.weights:
             nonzero |= w.data != 0
@@ -223,7 +222,7 @@ def resolve_connectivity(fixed: FixedPointNetwork, connectivity: str = "auto") -
     builds.
     """
     check_choice("connectivity", connectivity, CONNECTIVITIES)
-    sparse_weights = is_sparse_network(fixed)
+    sparse_weights = fixed.is_sparse
     if connectivity == "dense" and sparse_weights:
         n = fixed.n
         raise ValueError(f"connectivity='dense' needs the {n} x {n} weight matrices "
