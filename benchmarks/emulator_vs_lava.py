@@ -1,29 +1,36 @@
 """Speed of the bit-exact emulator against Lava's fixed_pt CPU models, same network.
 
-The network is what ``compiler.compile`` emits (Loihi 2 defaults, dt = 0.1 ms) for the
-Fig. 2 discrimination task with N = M causes (``tasks.discrimination(seed=0, n=N,
-m=N)``: dense all-to-all inhibition over the compiler's weight splits, exponential
-synapses tau_s = 5 ms, one cause at 50 Hz, the rest silent at the MAP). 2000 steps =
-0.2 s of model time, one trial.
+Networks: what ``compiler.compile`` emits (Loihi 2 defaults, dt = 0.1 ms) for
+
+- the Fig. 2 discrimination task with N = M causes (``tasks.discrimination(seed=0, n=N,
+  m=N)``): one cause fires at ~50 Hz, the rest are silent (the quiet case);
+- the mixture task (``tasks.mixture(seed=0, n=N, m=N)``): every neuron active (the busy
+  case, ~5 spikes/s per neuron, ~1.5 spikes per step at N = 3000);
+
+at N = 100, 1000 and 3000 (dense all-to-all weights over the compiler's splits,
+exponential synapses), 1000 steps = 0.1 s of model time, one trial; and a many-trial row
+(Lava runs trials one after another, each a fresh network; the emulator runs them in
+parallel).
 
 Both backends start from the same seeded initial voltages and must give identical
-spike counts (exit status 1 otherwise). Emulator times exclude numba compilation (a
-warm-up run comes first). A Lava time is one ``run_lava`` call: build + Lava
-compilation + process startup + execution + readout, with the execution alone also
-shown. Both are the best of several repeats (the machine may be shared; the load
-average is recorded).
+spike counts (exit status 1 otherwise). Emulator times: one ``emulate`` call, checks
+included, numba compilation excluded (a warm-up call comes first), best of several.
+Lava times: one ``run_lava`` call (build + Lava compilation + process startup +
+execution + readout) and the execution alone, best of a few. Ratio = Lava / emulator.
 
 Usage::
 
-    python benchmarks/emulator_vs_lava.py            # N = 100 and 1000, writes results/
-    python benchmarks/emulator_vs_lava.py --quick    # N = 50, 200 steps, prints only
+    python benchmarks/emulator_vs_lava.py            # every row, writes results/
+    python benchmarks/emulator_vs_lava.py --quick    # N = 100 and 1000, 200 steps, prints only
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,49 +41,74 @@ from lava_causal import build_network, tasks
 
 RESULTS = RESULTS_DIR / "emulator_vs_lava.md"
 DT = 1e-4
-EMU_REPEATS = 20
-LAVA_REPEATS = 3
+EMU_REPEATS = 10
+LAVA_REPEATS = 2
 SEED = 7
 
 
-def compiled_discrimination(n: int):
-    """The Loihi 2 compile of the N-cause discrimination task, and its splits."""
+@dataclass(frozen=True)
+class Workload:
+    task: str
+    n: int
+    steps: int = 1000
+    trials: int = 1
+
+    @property
+    def activity(self) -> str:
+        return "quiet" if self.task == "discrimination" else "all active"
+
+
+WORKLOADS = tuple(Workload(task, n) for n in (100, 1000, 3000)
+                  for task in ("discrimination", "mixture")) + (
+    Workload("mixture", 100, trials=10), Workload("mixture", 1000, trials=4))
+
+
+def compiled(task: str, n: int):
+    """The Loihi 2 compile of the N-cause task."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QuantizationWarning)
-        return compile(build_network(tasks.discrimination(seed=0, n=n, m=n)), hw="loihi2", dt=DT)
+        problem = getattr(tasks, task)(seed=0, n=n, m=n)
+        return compile(build_network(problem), hw="loihi2", dt=DT)
 
 
-def benchmark(n, steps, seed=SEED, emu_repeats=EMU_REPEATS, lava_repeats=LAVA_REPEATS):
-    """One row: wall times of both backends on the N-neuron network."""
-    fixed = compiled_discrimination(n)
-    emulate(fixed, 10, seed=seed)  # warm-up: numba compilation / cache load
-    emu_s, emu = best_of(emu_repeats, lambda: emulate(fixed, steps, seed=seed))
-    lava_runs = [run_lava(fixed, steps, seed=seed) for _ in range(lava_repeats)]
-    return {"n": n, "steps": steps, "emu_s": emu_s,
+def benchmark(w: Workload, emu_repeats=EMU_REPEATS, lava_repeats=LAVA_REPEATS) -> dict:
+    """One row: wall times of both backends on the same compiled network."""
+    fixed = compiled(w.task, w.n)
+    emulate(fixed, 10, trials=w.trials, seed=SEED)  # warm-up: numba compilation / cache load
+    emu_s, emu = best_of(emu_repeats, lambda: emulate(fixed, w.steps, trials=w.trials, seed=SEED))
+    progress(f"  Lava ({lava_repeats} x {w.trials} trial(s))")
+    lava_runs = [run_lava(fixed, w.steps, seed=SEED, trials=w.trials) for _ in range(lava_repeats)]
+    return {"workload": w, "emu_s": emu_s, "splits": len(fixed.weights),
             "lava_s": min(r.wall_time for r in lava_runs),
             "lava_exec_s": min(r.provenance["execute_s"] for r in lava_runs),
-            "spikes": int(emu.counts.sum()), "target_hz": float(emu.rates[0, tasks.TARGET]),
-            "splits": len(fixed.weights),
+            "spikes": float(emu.counts.sum() / w.trials),
             "identical": all(np.array_equal(emu.counts, r.counts) for r in lava_runs)}
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def markdown(rows, prov) -> str:
     """The results table with provenance and method notes."""
     lines = ["# Emulator vs Lava fixed_pt: wall time, same network, identical counts", "",
-             "Generated by `benchmarks/emulator_vs_lava.py`. Network: `compiler.compile` of the "
-             "Fig. 2 discrimination task with N causes (Loihi 2 defaults, dt = 0.1 ms, dense "
-             f"all-to-all weights over the chosen splits), one trial. Emulator: best of {EMU_REPEATS} "
-             f"after a warm-up run (numba compile time excluded). Lava: best of "
-             f"{LAVA_REPEATS} `run_lava` calls (build + compile + startup + execution + "
-             f"readout); 'Lava exec' is the execution alone. Ratio = Lava / emulator.", "",
-             "| N | splits | steps | spikes | target Hz | emulator (s) | Lava total (s) | Lava exec (s) "
-             "| ratio total | ratio exec | counts identical |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "Generated by `benchmarks/emulator_vs_lava.py`. Networks: `compiler.compile` of the "
+             "Fig. 2 discrimination task (quiet: one neuron fires) and of the mixture task (all "
+             "neurons active) with N causes (Loihi 2 defaults, dt = 0.1 ms, dense weights over "
+             f"the chosen splits). Emulator: one `emulate` call, checks included, best of "
+             f"{EMU_REPEATS} after a warm-up (numba compile time excluded). Lava: best of "
+             f"{LAVA_REPEATS} `run_lava` calls (build + compile + startup + execution + readout; "
+             "trials one after another); 'Lava exec' is the execution alone. Ratio = Lava / "
+             "emulator.", "",
+             "| N | activity | trials | splits | steps | spikes/trial | emulator (s) | Lava total (s) "
+             "| Lava exec (s) | ratio total | ratio exec | counts identical |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        w = r["workload"]
         lines.append(
-            f"| {r['n']} | {r['splits']} | {r['steps']} | {r['spikes']} | {r['target_hz']:.0f} | "
+            f"| {w.n} | {w.activity} | {w.trials} | {r['splits']} | {w.steps} | {r['spikes']:,.0f} | "
             f"{r['emu_s']:.4f} | {r['lava_s']:.2f} | {r['lava_exec_s']:.2f} | "
-            f"{r['lava_s'] / r['emu_s']:.0f}x | {r['lava_exec_s'] / r['emu_s']:.0f}x | "
+            f"{r['lava_s'] / r['emu_s']:,.0f}x | {r['lava_exec_s'] / r['emu_s']:,.0f}x | "
             f"{'yes' if r['identical'] else 'NO'} |")
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         lines += ["", "Note: the load average exceeded the core count during this run (a "
@@ -87,14 +119,19 @@ def markdown(rows, prov) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="N = 50, 200 steps, print only")
+    parser.add_argument("--quick", action="store_true",
+                        help="N = 100 and 1000, 200 steps, one trial; print only")
     parser.add_argument("--output", type=Path, default=None,
                         help="markdown file (default benchmarks/results/emulator_vs_lava.md; "
                              "none with --quick)")
     args = parser.parse_args(argv)
-    sizes, steps = ((50,), 200) if args.quick else ((100, 1000), 2000)
+    workloads = ([Workload(t, n, steps=200) for n in (100, 1000)
+                  for t in ("discrimination", "mixture")] if args.quick else WORKLOADS)
     prov = provenance()
-    rows = [benchmark(n, steps) for n in sizes]
+    rows = []
+    for w in workloads:
+        progress(f"{w.task}, N = {w.n}, {w.steps} steps, {w.trials} trial(s)")
+        rows.append(benchmark(w))
     text = markdown(rows, prov)
     print(text)
     output = args.output or (None if args.quick else RESULTS)

@@ -1,270 +1,234 @@
-"""Benchmark: lava_causal.simulate against Brian2 on the paper's Fig. 2 discrimination task.
+"""Benchmark: lava_causal.simulate against Brian2 (cython and cpp_standalone), every workload.
 
-Task: ``tasks.discrimination(seed=0)`` (N = M = 100, mu = 50 u_10), the tuned nLIF
-network with exponential synapses (tau_s = 5 ms), dt = 0.01 ms, 5 s simulated, 1 and
-200 trials with the same initial voltages in both simulators; then a scale run,
-N = M = 1000, 10 s, 10 trials.
+Workloads (tuned nLIF networks of the paper's tasks, exponential synapses tau_s = 5 ms,
+dt = 0.01 ms, identical initial voltages in all simulators):
 
-Brian2 model (runtime mode, codegen target 'cython'): the same equations,
-dv/dt = b + I, dI/dt = -I/tau_s, threshold v > theta, reset v -= D, on_pre
-I += W/tau_s. Brian2's 'exact' (linear) integrator rejects this non-leaky system (its
-matrix is singular), so it is written as Q = v + tau_s I: dQ/dt = b, dI/dt = -I/tau_s,
-v = Q - tau_s I, reset Q -= D, on_pre I += w, Q += tau_s w, which Brian2 integrates
-exactly with method 'independent' (Q += b dt, I *= exp(-dt/tau_s)). Spikes are counted
-in the reset (no monitor). Many trials are independent copies in one NeuronGroup with
-block-diagonal synapses (faster than a Python loop of networks).
+- ``tasks.discrimination(seed=0)``, N = 100: one neuron fires at 50 Hz, the rest are
+  silent (the quiet case, where the simulator skips the steps between spikes);
+- ``tasks.mixture(seed=0)``, N = 100: all 100 neurons active (~580 spikes/s);
+- ``tasks.mixture(seed=0, n=1000, m=1000)``: all 1000 active (~5,100 spikes/s);
+- the N = 100 mixture with white noise (``noise_std`` = 1 reset depth per square-root
+  second), where every step of every neuron draws a normal number;
+- the N = 1000 discrimination task (scale).
 
-Timings: wall clock of the simulation only. Ours: best of several calls after a first
-call that loads numba's on-disk cache (or compiles; reported separately). Brian2:
-``Network.run`` after a zero-length run that compiled or loaded its Cython code;
-building the network (synapse creation) is reported separately. Brian2 runs
-single-threaded; ours runs trials in parallel threads, so many-trial rows are also
-given with one thread (a subprocess with NUMBA_NUM_THREADS=1).
+Every row is measured in this run against both Brian2 targets (:mod:`_brian2`: the
+model, and what its times cover); each ratio is Brian2's run time over ours. Ours: best
+of several calls after one that loaded numba's cache; the 1-thread column is a
+subprocess with NUMBA_NUM_THREADS=1 (Brian2 runs single-threaded). Brian2's build
+(construction, code generation, compilation) is reported apart.
+
+Agreement: noiseless rows must give rates within 1 Hz per neuron of Brian2's (exit 1
+otherwise; in practice the counts are identical). With noise the generators differ,
+so the trial-mean rates are compared statistically: the largest per-neuron difference,
+and the population-mean difference with its standard error (paired by neuron); the
+row fails when that mean difference is significant (|z| > 4) or above 1 Hz.
 
 Run: ``.venv/bin/python benchmarks/float_simulator.py`` (writes
-``benchmarks/results/float_simulator.md``); ``--quick`` for a tiny check.
+``benchmarks/results/float_simulator.md``); ``--quick`` for a short check.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
-import numba
-from _common import cpu_model, write_result
-from lava_causal import build_network, metrics, simulate, tasks
+from _brian2 import TARGETS, run_brian2
+from _common import RESULTS_DIR, best_of, provenance, provenance_lines, write_result
+from lava_causal import build_network, simulate, tasks
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "float_simulator.md")
+RESULTS = RESULTS_DIR / "float_simulator.md"
 TAU_S = 5e-3
 DT = 1e-5
-FULL = {"duration": 5.0, "trials": 200, "scale_n": 1000, "scale_duration": 10.0, "scale_trials": 10}
-QUICK = {"duration": 0.2, "trials": 4, "scale_n": 200, "scale_duration": 0.5, "scale_trials": 2}
+NOISE_STD = 1.0
+RATE_TOLERANCE_HZ = 1.0
+NOISE_Z_LIMIT = 4.0
 
 
-def problem_and_voltages(n, trials, task="discrimination"):
-    """A task of size n (seed 0), its network and fixed initial voltages."""
-    problem = getattr(tasks, task)(seed=0, n=n, m=n)
-    net = build_network(problem, tau_syn=TAU_S)
-    return problem, net, net.initial_voltages(np.random.default_rng(0), trials)
+@dataclass(frozen=True)
+class Workload:
+    """One benchmark row: a task of size n, simulated for ``duration`` s, ``trials`` copies."""
+
+    task: str
+    n: int
+    duration: float
+    trials: int
+    noise_std: float = 0.0
+
+    @property
+    def label(self) -> str:
+        noise = f", noise {self.noise_std:g}" if self.noise_std else ""
+        return f"{self.task}{noise}"
+
+    def network(self):
+        problem = getattr(tasks, self.task)(seed=0, n=self.n, m=self.n)
+        return build_network(problem, tau_syn=TAU_S)
+
+    def initial_voltages(self, net):
+        return net.initial_voltages(np.random.default_rng(0), self.trials)
+
+    def scaled(self, duration_factor: float, trials_cap: int) -> "Workload":
+        return Workload(self.task, self.n, self.duration * duration_factor,
+                        min(self.trials, trials_cap), self.noise_std)
 
 
-def time_ours(net, duration, v0, repeats):
-    """Best wall time of ``repeats`` calls, and the last result."""
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = simulate(net, duration, dt=DT, v0=v0, trials=len(v0))
-        best = min(best, time.perf_counter() - start)
-    return best, result
+WORKLOADS = (
+    Workload("discrimination", 100, 5.0, 1),
+    Workload("discrimination", 100, 5.0, 200),
+    Workload("mixture", 100, 5.0, 1),
+    Workload("mixture", 100, 5.0, 200),
+    Workload("mixture", 1000, 2.0, 10),
+    Workload("mixture", 100, 2.0, 20, NOISE_STD),
+    Workload("discrimination", 1000, 2.0, 10),
+)
 
 
-def time_ours_single_thread(n, duration, trials, repeats):
-    """time_ours in a subprocess limited to one numba thread."""
+def ours(workload: Workload, repeats: int):
+    """Best wall time of ``simulate`` over ``repeats`` calls (after a warm-up), and the
+    last result."""
+    net = workload.network()
+    v0 = workload.initial_voltages(net)
+    simulate(net, 0.01, dt=DT, v0=v0[:1], noise_std=workload.noise_std, seed=0)  # numba cache
+    return best_of(repeats, lambda: simulate(net, workload.duration, dt=DT, v0=v0,
+                                              trials=workload.trials,
+                                              noise_std=workload.noise_std, seed=1))
+
+
+def ours_single_thread(workload: Workload, repeats: int) -> float:
+    """:func:`ours` in a subprocess limited to one numba thread."""
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
-    config = json.dumps({"n": n, "duration": duration, "trials": trials, "repeats": repeats})
+    config = json.dumps({**workload.__dict__, "repeats": repeats})
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--ours-json", config],
                          env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
 
 
-def brian2_run(net, v0, duration, target):
-    """Simulate with Brian2; returns (counts (trials, N), run seconds, build seconds)."""
-    import brian2 as b2
-
-    b2.prefs.codegen.target = target
-    b2.BrianLogger.suppress_name("deprecated_independent")
-    trials, n = v0.shape
-    start = time.perf_counter()
-    namespace = {"tau_s": net.tau_syn * b2.second}
-    neurons = b2.NeuronGroup(
-        trials * n,
-        """dQ/dt = b : 1
-        dI/dt = -I/tau_s : Hz
-        v = Q - tau_s*I : 1
-        b : Hz (constant)
-        theta : 1 (constant)
-        D : 1 (constant)
-        n_spikes : integer""",
-        threshold="v > theta", reset="Q -= D\nn_spikes += 1", method="independent",
-        dt=DT * b2.second, namespace=namespace, name="neurons")
-    neurons.Q = v0.ravel()
-    neurons.b = np.tile(net.bias, trials) * b2.Hz
-    neurons.theta = np.tile(net.thresholds, trials)
-    neurons.D = np.tile(net.reset, trials)
-    post, pre = np.nonzero(net.weights)
-    offset = (np.arange(trials) * n)[:, None]
-    synapses = b2.Synapses(neurons, neurons, "w : Hz (constant)",
-                           on_pre="I_post += w\nQ_post += tau_s*w", dt=DT * b2.second,
-                           namespace=namespace, name="recurrent")
-    synapses.connect(i=(pre + offset).ravel(), j=(post + offset).ravel())
-    synapses.w = np.tile(net.weights[post, pre] / net.tau_syn, trials) * b2.Hz
-    network = b2.Network(neurons, synapses)
-    network.run(0 * b2.second)  # code generation / Cython compilation or cache load
-    build = time.perf_counter() - start
-    start = time.perf_counter()
-    network.run(duration * b2.second)
-    seconds = time.perf_counter() - start
-    counts = np.asarray(neurons.n_spikes[:]).reshape(trials, n)
-    return counts, seconds, build
+def agreement(workload: Workload, counts, theirs) -> dict:
+    """How far our rates are from Brian2's: ``max_hz`` (largest per-neuron difference of
+    the trial-mean rates), ``mean_hz`` and ``z`` (population mean difference over its
+    standard error, paired by neuron; noisy rows only), ``ok``."""
+    mine = counts.mean(axis=0) / workload.duration
+    other = theirs.mean(axis=0) / workload.duration
+    diff = mine - other
+    out = {"max_hz": float(np.max(np.abs(diff))), "identical": bool(np.array_equal(counts, theirs))}
+    if workload.noise_std == 0:
+        out["ok"] = out["max_hz"] < RATE_TOLERANCE_HZ
+        return out
+    # Per-trial population rates are independent across trials within a simulator.
+    per_trial = (counts.sum(axis=1) - theirs.sum(axis=1)) / workload.duration / workload.n
+    se = float(np.std(per_trial, ddof=1) / np.sqrt(len(per_trial))) if len(per_trial) > 1 else np.inf
+    mean = float(diff.mean())
+    out.update(mean_hz=mean, se_hz=se, z=mean / se if se > 0 else 0.0)
+    out["ok"] = abs(out["z"]) <= NOISE_Z_LIMIT and abs(mean) < RATE_TOLERANCE_HZ
+    return out
 
 
-def brian2_target():
-    """'cython' when Brian2 can compile and run it here, else 'numpy' (with the reason)."""
-    _, net, v0 = problem_and_voltages(100, 1)
-    try:
-        brian2_run(net, v0, 1e-3, "cython")
-        return "cython", ""
-    except Exception as exc:  # compiler missing, cache dir not writable, ...
-        return "numpy", f"Brian2 Cython target failed ({type(exc).__name__}: {exc}); fell back to 'numpy'"
+def measure(workload: Workload, repeats: int) -> dict:
+    """One row: our times (threads, 1 thread), Brian2's per target, the agreement."""
+    seconds, result = ours(workload, repeats)
+    row = {"workload": workload, "ours_s": seconds,
+           "ours_1t_s": ours_single_thread(workload, repeats),
+           "spikes_per_trial": float(result.counts.sum() / workload.trials)}
+    net = workload.network()
+    v0 = workload.initial_voltages(net)
+    for target in TARGETS:
+        progress(f"  Brian2 {target}")
+        theirs = run_brian2(net, v0, workload.duration, DT, target, noise_std=workload.noise_std)
+        row[target] = {"run_s": theirs["run_s"], "build_s": theirs["build_s"],
+                       **agreement(workload, result.counts, theirs["counts"])}
+        row["brian2"] = theirs["brian2"]
+    return row
 
 
-def compare(ours, theirs, duration, label):
-    """Max per-neuron rate difference in Hz; asserts it is below 1 Hz."""
-    diff = float(np.max(np.abs(ours - theirs)) / duration)
-    assert diff < 1.0, f"{label}: rates differ by {diff:.3f} Hz (> 1 Hz) between simulators"
-    return diff
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def main(argv=None):
+def markdown(rows, prov, threads: int) -> str:
+    lines = ["# Float simulator vs Brian2 (cython and cpp_standalone), every workload", "",
+             "Generated by `benchmarks/float_simulator.py`. Tuned nLIF networks, exponential "
+             f"synapses tau_s = {TAU_S * 1e3:g} ms, dt = {DT * 1e3:g} ms, identical initial "
+             "voltages. Times are the simulation only (Brian2: the run loop; its build, code "
+             "generation and compilation apart). Ratio = Brian2 run time / ours "
+             f"({threads} threads); '1 thread' = ours with NUMBA_NUM_THREADS=1.", "",
+             "| workload | N | simulated (s) | trials | spikes/trial | ours (s) | ours 1 thread (s) "
+             "| cython (s) | ratio | cpp_standalone (s) | ratio | ratio 1 thread | rates vs Brian2 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        w, cy, cpp = r["workload"], r["cython"], r["cpp_standalone"]
+        if w.noise_std:
+            agree = (f"mean diff {cpp['mean_hz']:+.3f} ± {cpp['se_hz']:.3f} Hz (z {cpp['z']:+.1f}), "
+                     f"max {cpp['max_hz']:.2f} Hz (cpp); {cy['mean_hz']:+.3f} ± {cy['se_hz']:.3f} "
+                     "Hz (cython)")
+        else:
+            same = cy["identical"] and cpp["identical"]
+            agree = ("counts identical" if same else
+                     f"max {max(cy['max_hz'], cpp['max_hz']):.3f} Hz")
+        lines.append(
+            f"| {w.label} | {w.n} | {w.duration:g} | {w.trials} | {r['spikes_per_trial']:,.0f} | "
+            f"{r['ours_s']:.4f} | {r['ours_1t_s']:.4f} | {cy['run_s']:.2f} | "
+            f"{cy['run_s'] / r['ours_s']:,.0f}x | {cpp['run_s']:.3f} | "
+            f"{cpp['run_s'] / r['ours_s']:,.1f}x | {cpp['run_s'] / r['ours_1t_s']:,.1f}x | "
+            f"{agree}{'' if cy['ok'] and cpp['ok'] else ' **FAIL**'} |")
+    builds = ", ".join(f"{r['workload'].label} N={r['workload'].n}: cython "
+                       f"{r['cython']['build_s']:.0f} s, cpp {r['cpp_standalone']['build_s']:.0f} s"
+                       for r in rows)
+    lines += ["", f"- Brian2 build + compile + (cpp) program start and readback, not in the "
+              f"ratios: {builds}.",
+              "- Noise: sigma = "
+              f"{NOISE_STD:g} reset depth per square-root second, added after the deterministic "
+              "part of each step in both simulators (different generators, so the comparison is "
+              "statistical: per-trial population rates, paired by trial index).",
+              f"- ratio 1 thread = cpp_standalone run time / ours on one thread (Brian2 runs "
+              "single-threaded)."]
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        lines += ["- The load average exceeded the core count during this run (a shared "
+                  "machine); all times include that contention."]
+    lines += provenance_lines(prov)
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, nothing written")
-    parser.add_argument("--no-brian2-scale", action="store_true",
-                        help="skip Brian2 on the N = 1000 scale run")
-    parser.add_argument("--out", default=None, help=f"markdown output (default {RESULTS}; "
-                        "--quick writes only when given)")
+    parser.add_argument("--quick", action="store_true",
+                        help="durations / 10, at most 4 trials; nothing written unless --out")
+    parser.add_argument("--out", default=None, help=f"markdown output (default {RESULTS})")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated row numbers (0-based) to run, e.g. 3,5")
     parser.add_argument("--ours-json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.ours_json:  # single-thread timing subprocess
         cfg = json.loads(args.ours_json)
-        _, net, v0 = problem_and_voltages(cfg["n"], cfg["trials"])
-        time_ours(net, 0.01, v0[:1], 1)  # load the numba cache
-        seconds, _ = time_ours(net, cfg["duration"], v0, cfg["repeats"])
+        repeats = cfg.pop("repeats")
+        seconds, _ = ours(Workload(**cfg), repeats)
         print(json.dumps({"seconds": seconds}))
-        return
+        return 0
 
-    cfg = QUICK if args.quick else FULL
-    out_path = args.out or (None if args.quick else RESULTS)
-    lines = []
+    import numba
 
-    def emit(line=""):
-        print(line, flush=True)
-        lines.append(line)
-
-    def progress(message):
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-    import brian2
-    load_start = os.getloadavg()
-    progress("checking Brian2's Cython target")
-    target, fallback_note = brian2_target()
+    workloads = [w.scaled(0.1, 4) if args.quick else w for w in WORKLOADS]
+    if args.only:
+        workloads = [workloads[int(k)] for k in args.only.split(",")]
+    prov = provenance()
     threads = min(numba.config.NUMBA_NUM_THREADS, os.cpu_count() or 1)
-
-    problem, net, v0 = problem_and_voltages(100, cfg["trials"])
-    start = time.perf_counter()
-    simulate(net, 0.01, dt=DT, v0=v0[:1])
-    first_call = time.perf_counter() - start
-
-    T = cfg["duration"]
     rows = []
-    progress("1 trial")
-    ours1, res1 = time_ours(net, T, v0[:1], 5)
-    b_counts, b1, b1_build = brian2_run(net, v0[:1], T, target)
-    rows.append(("discrimination, 1 trial", 100, T, 1, f"{ours1:.4f}", f"{b1:.2f}", f"{b1 / ours1:,.0f}x",
-                 f"{compare(res1.counts, b_counts, T, '1 trial'):.3f}"))
-
-    progress(f"{cfg['trials']} trials")
-    oursk, resk = time_ours(net, T, v0, 3)
-    oursk_1t = time_ours_single_thread(100, T, cfg["trials"], 3)
-    b_counts, bk, bk_build = brian2_run(net, v0, T, target)
-    diff_k = compare(resk.counts, b_counts, T, f"{cfg['trials']} trials")
-    rows.append((f"discrimination, {cfg['trials']} trials, {threads} threads", 100, T, cfg["trials"],
-                 f"{oursk:.4f}", f"{bk:.2f}", f"{bk / oursk:,.0f}x", f"{diff_k:.3f}"))
-    rows.append((f"discrimination, {cfg['trials']} trials, 1 thread", 100, T, cfg["trials"],
-                 f"{oursk_1t:.4f}", f"{bk:.2f}", f"{bk / oursk_1t:,.0f}x", f"{diff_k:.3f}"))
-
-    progress("mixture task, 1 trial")
-    _, mix_net, mix_v0 = problem_and_voltages(100, 1, "mixture")
-    ours_mix, res_mix = time_ours(mix_net, T, mix_v0, 5)
-    b_counts, b_mix, _ = brian2_run(mix_net, mix_v0, T, target)
-    rows.append(("mixture (dense activity), 1 trial", 100, T, 1, f"{ours_mix:.4f}",
-                 f"{b_mix:.2f}", f"{b_mix / ours_mix:,.0f}x",
-                 f"{compare(res_mix.counts, b_counts, T, 'mixture'):.3f}"))
-
-    n_big, T_big, k_big = cfg["scale_n"], cfg["scale_duration"], cfg["scale_trials"]
-    big_problem, big_net, big_v0 = problem_and_voltages(n_big, k_big)
-    progress(f"scale run, N = {n_big}")
-    ours_big, res_big = time_ours(big_net, T_big, big_v0, 2)
-    if args.no_brian2_scale:
-        rows.append((f"discrimination (scale), {threads} threads", n_big, T_big, k_big, f"{ours_big:.3f}",
-                     "not run", "", ""))
-        big_build = None
-    else:
-        b_counts, b_big, big_build = brian2_run(big_net, big_v0, T_big, target)
-        rows.append((f"discrimination (scale), {threads} threads", n_big, T_big, k_big, f"{ours_big:.3f}",
-                     f"{b_big:.2f}", f"{b_big / ours_big:,.0f}x",
-                     f"{compare(res_big.counts, b_counts, T_big, 'scale'):.3f}"))
-
-    emit("# Float simulator vs Brian2")
-    emit()
-    emit(f"Fig. 2 tasks (`tasks.discrimination(seed=0)`, mu = 50 u_10: one neuron fires at "
-         f"50 Hz; `tasks.mixture(seed=0)`: all 100 neurons active, ~{res_mix.counts.sum() / T:.0f} "
-         f"spikes/s), tuned nLIF network, exponential synapses tau_s = {TAU_S * 1e3:g} ms, "
-         f"dt = {DT * 1e3:g} ms, identical initial voltages in both simulators.")
-    emit()
-    emit(f"| run | N | simulated (s) | trials | ours (s) | Brian2 '{target}' (s) | speed-up "
-         "| max rate difference (Hz) |")
-    emit("|---|---|---|---|---|---|---|---|")
-    for row in rows:
-        emit("| " + " | ".join(str(x) for x in row) + " |")
-    emit()
-    emit("- Wall-clock time of the simulation only. Ours: best of several calls; numba's "
-         f"compile or cache load is excluded (first call in this process: {first_call:.2f} s). "
-         "Brian2: `Network.run` after a zero-length run that generated and compiled (or "
-         f"cache-loaded) its code; building the network took {b1_build:.2f} s (1 trial), "
-         f"{bk_build:.2f} s ({cfg['trials']} trials)"
-         + ("" if big_build is None else f", {big_build:.2f} s (scale)") + ", excluded.")
-    emit("- Brian2 runs single-threaded; its many-trial runs are independent copies in one "
-         "NeuronGroup with block-diagonal synapses. Ours runs trials in parallel threads; "
-         "the 1-thread row is a subprocess with NUMBA_NUM_THREADS=1.")
-    emit("- Brian2 model: Q = v + tau_s I, dQ/dt = b, dI/dt = -I/tau_s, v = Q - tau_s I, "
-         "reset Q -= D, on_pre I += W/tau_s and Q += W (exact, method 'independent'; "
-         "'exact' rejects the singular non-leaky system). Spikes counted in the reset.")
-    if fallback_note:
-        emit(f"- **{fallback_note}.**")
-    r_star = problem.map_estimate()
-    emit(f"- Accuracy of ours at T = {T:g} s, {cfg['trials']} trials: relative rate error "
-         f"{metrics.mean_relative_error(problem, resk.rates, r_star):.4f} (mean_relative_error: mean of per-"
-         f"trial errors), percent error {np.mean([metrics.percent_error(problem, r) for r in resk.rates]):.3f} %, "
-         f"{np.delete(resk.counts, tasks.TARGET, axis=1).sum(axis=1).mean():.2f} non-target "
-         "spikes per trial.")
-    big_star = big_problem.map_estimate()
-    emit(f"- Scale run (N = M = {n_big}, {T_big:g} s, {k_big} trials): relative rate error "
-         f"{metrics.mean_relative_error(big_problem, res_big.rates, big_star):.4f}, "
-         f"{res_big.counts.sum() / k_big:.0f} spikes per trial.")
-    emit()
-    emit("Provenance")
-    emit()
-    load_end = os.getloadavg()
-    for key, value in (
-            ("date", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
-            ("python", platform.python_version()), ("numpy", np.__version__),
-            ("numba", numba.__version__), ("brian2", brian2.__version__),
-            ("platform", platform.platform()), ("cpu", cpu_model()),
-            ("cpu count", os.cpu_count()), ("numba threads", threads),
-            ("load average (1, 5, 15 min) at start / end",
-             " / ".join(", ".join(f"{x:.2f}" for x in load) for load in (load_start, load_end))),
-            ("mode", "quick" if args.quick else "full")):
-        emit(f"- {key}: {value}")
-    if out_path:
-        write_result(out_path, "\n".join(lines) + "\n")
+    for w in workloads:
+        progress(f"{w.label}, N = {w.n}, {w.duration:g} s, {w.trials} trials")
+        rows.append(measure(w, repeats=3))
+    prov["brian2"] = rows[0]["brian2"]
+    text = markdown(rows, prov, threads)
+    print(text)
+    out = args.out or (None if (args.quick or args.only) else RESULTS)
+    if out:
+        write_result(out, text)
+    return 0 if all(r[t]["ok"] for r in rows for t in TARGETS) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
