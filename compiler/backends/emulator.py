@@ -11,12 +11,24 @@ with the whole state carried between chunks (so Ctrl-C is answered between chunk
 the counts do not depend on the chunking: :func:`run_in_chunks`; its pacing and
 progress bar also serve the float simulator and the staged model).
 
-Sparse networks (CSR splits on one pattern, :class:`FixedPointNetwork` ``is_sparse``)
-run event-driven (:func:`_emulate_sparse_chunk`): the synapses are listed once by
-presynaptic neuron (:class:`SparseSynapses`, O(N + s nnz) time and memory, nothing
-N x N), a step costs O(N) for the neurons plus the fan-out of its spikes per split,
-and the pending input, its wraps and every spike are those of the dense kernel on
-``W.toarray()``, integer for integer (also with per-synapse or uniform delays).
+The synapses are listed by presynaptic neuron once per network, in the splits' own
+narrow integer dtypes, and cached with it (:func:`synapses_of`): dense networks as
+:class:`DenseSynapses` (``weights[k, j, :]`` the contiguous row a spike of ``j``
+adds; per-synapse delays as a transposed ``uint8``/``uint16`` array, none for plain
+Dense or a uniform delay), sparse ones (CSR splits on one pattern,
+:class:`FixedPointNetwork` ``is_sparse``) as :class:`SparseSynapses` (O(N + s nnz),
+nothing N x N), run event-driven by :func:`_emulate_sparse_chunk`. A step costs O(N)
+for the neurons (a branch-free loop LLVM vectorizes, :func:`_lif_step`, about 1 ns a
+neuron) plus, per spike and split, one row of N (dense) or the spike's fan-out
+(sparse); the pending input, its wraps and every spike of the two kernels are the
+same, integer for integer (also with per-synapse or uniform delays).
+
+The kernels keep the pending input in ``int32`` (Lava's channel word: only
+:math:`w_{32}(A)` below is ever used, and sums and left shifts commute with that
+wrap) and ``u``, ``v`` as doubles holding integers, on which every operation of the
+step is exact (:func:`_lif_step`). When the network's largest possible summed input
+:math:`B` (:func:`input_bound`) satisfies :math:`B\,2^{6} < 2^{24}`, the 32-bit wraps
+below provably never change a value and are skipped (:func:`neuron_mode`).
 
 Lava's numpy models also wrap at 32 bits where their arrays are ``int32`` (measured
 against lava-nc 0.10, see ``tests/test_emulator_lava.py``): Dense's output travels
@@ -43,6 +55,7 @@ import math
 import sys
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -51,6 +64,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from compiler.hardware.encoding import smallest_int_dtype
 from compiler.quantization.fixed_point import FixedPointNetwork
 from compiler.system.resources import check_emulate
 from compiler.quantization.stability import check_stable
@@ -328,7 +342,7 @@ class SparseSynapses:
     """The synapses of a sparse :class:`FixedPointNetwork`, listed by presynaptic
     neuron for event-driven propagation (:func:`_emulate_sparse_chunk`).
 
-    Built once per run by :meth:`of` in O(N + s nnz) time from the splits' shared CSR
+    Built once per network (:func:`synapses_of`) by :meth:`of` in O(N + s nnz) time from the splits' shared CSR
     pattern (rows = post): ``targets[indptr[j]:indptr[j + 1]]`` are the posts of ``j``,
     ``weights[k, p]`` the mantissa of synapse ``p`` in split ``k`` (the splits' own
     integer dtype), ``delays[p]`` its delay in steps (empty when the delay is uniform,
@@ -342,6 +356,7 @@ class SparseSynapses:
     delays: np.ndarray
     uniform_delay: int
     max_delay: int
+    row_abs: Optional[np.ndarray] = None
 
     @classmethod
     def of(cls, weights, delays=None) -> "SparseSynapses":
@@ -374,8 +389,12 @@ class SparseSynapses:
             if np.ndim(delays) != 0 or uniform < 0:
                 raise ValueError(f"a uniform delay must be an integer >= 0, got {delays!r}")
         max_delay = int(per_synapse.max()) if per_synapse.size else uniform
+        n = first.shape[0]
+        row_abs = np.stack([np.bincount(targets, weights=np.abs(stacked[k].astype(np.float64)),
+                                        minlength=n) for k in range(stacked.shape[0])]).astype(np.int64)
         return cls(indptr=t_indptr, targets=targets, weights=stacked, delays=per_synapse,
-                   uniform_delay=uniform, max_delay=max_delay)
+                   uniform_delay=uniform, max_delay=max_delay, row_abs=row_abs)
+
 
 
 def max_delay_of(delays) -> int:
@@ -388,9 +407,216 @@ def max_delay_of(delays) -> int:
     return int(delays.max()) if np.prod(delays.shape) else 0
 
 
+def _smallest_unsigned(hi: int):
+    """The smallest unsigned dtype holding ``0 .. hi``."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if hi <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.uint64)
+
+
+@dataclass(frozen=True, eq=False)
+class DenseSynapses:
+    """The synapses of a dense :class:`FixedPointNetwork`, stored by presynaptic
+    neuron for :func:`_emulate_chunk`: a spike of ``j`` reads the contiguous rows
+    ``weights[k, j, :]`` (and ``delays[j, :]``).
+
+    ``weights[k, j, i]`` is split ``k``'s mantissa from pre ``j`` to post ``i``
+    (``fixed.weights[k][i, j]`` transposed) in the smallest signed dtype holding every
+    split (int8 for Loihi's 8-bit mantissas). ``delays`` is empty for plain Dense or a
+    uniform delay (``uniform_delay``), else ``delays[j, i]`` in the smallest unsigned
+    dtype, with ``delay_lo[j]``, ``delay_hi[j]`` the smallest and largest delay of row
+    ``j`` (the delay groups a spike of ``j`` can touch). Built once per network
+    (:func:`synapses_of`, O(s N^2)); memory :math:`N^2 (s\\,b + b_d)` bytes for
+    ``b``-byte mantissas and ``b_d``-byte delays (none without per-synapse delays).
+    """
+
+    weights: np.ndarray
+    delays: np.ndarray
+    delay_lo: np.ndarray
+    delay_hi: np.ndarray
+    uniform_delay: int
+    max_delay: int
+    row_abs: np.ndarray
+
+    @classmethod
+    def of(cls, weights, delays=None) -> "DenseSynapses":
+        """From the splits' (N, N) integer matrices (rows = post) and ``delays`` (None,
+        an int or an (N, N) integer array)."""
+        n = weights[0].shape[0]
+        lo = min(int(np.min(w)) for w in weights)
+        hi = max(int(np.max(w)) for w in weights)
+        dtype = smallest_int_dtype(lo, hi)
+        stacked = np.empty((len(weights), n, n), dtype)
+        row_abs = np.zeros((len(weights), n), np.int64)
+        block = 256
+        for k, w in enumerate(weights):
+            stacked[k] = np.asarray(w).T  # one strided pass, no int64 temporary
+            for j in range(0, n, block):  # sum_j |W[i, j]| in blocks of pre rows
+                row_abs[k] += np.abs(stacked[k, j:j + block].astype(np.int64)).sum(axis=0)
+        empty = np.zeros((0, 0), np.uint8)
+        none = np.zeros(0, np.int64)
+        if delays is None:
+            return cls(stacked, empty, none, none, 0, 0, row_abs)
+        if np.ndim(delays) == 0:
+            uniform = int(delays)
+            if uniform < 0:
+                raise ValueError(f"a uniform delay must be an integer >= 0, got {delays!r}")
+            return cls(stacked, empty, none, none, uniform, uniform, row_abs)
+        d = np.asarray(delays)
+        dmin, dmax = int(d.min()), int(d.max())
+        if dmin < 0:
+            raise ValueError("delays must be >= 0 steps")
+        if dmin == dmax:  # per-synapse in form, uniform in fact
+            return cls(stacked, empty, none, none, dmax, dmax, row_abs)
+        narrow = np.empty((n, n), _smallest_unsigned(dmax))
+        narrow[:] = d.T
+        return cls(stacked, narrow, narrow.min(axis=1).astype(np.int64),
+                   narrow.max(axis=1).astype(np.int64), 0, dmax, row_abs)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.weights.nbytes + self.delays.nbytes)
+
+
+_SYNAPSE_CACHE = weakref.WeakKeyDictionary()
+_SYNAPSE_LOCK = threading.Lock()
+
+
+def cached_synapses(fixed):
+    """The store :func:`synapses_of` built for ``fixed``, or None when none is cached
+    (nothing is built; used by the memory estimate)."""
+    try:
+        with _SYNAPSE_LOCK:
+            hit = _SYNAPSE_CACHE.get(fixed)
+    except TypeError:  # not weak-referenceable
+        return None
+    key = (tuple(id(w) for w in fixed.weights), id(fixed.delays))
+    return hit[1] if hit is not None and hit[0] == key else None
+
+
+def synapses_of(fixed: FixedPointNetwork):
+    """The synapses of ``fixed`` listed by presynaptic neuron in narrow dtypes
+    (:class:`DenseSynapses` or, sparse, :class:`SparseSynapses`), built once per
+    network object and cached (weakly: the cache goes with the network, and is not
+    pickled or saved with it). The key holds the identity of the weight and delay
+    fields, so a field replaced with ``object.__setattr__`` is rebuilt."""
+    key = (tuple(id(w) for w in fixed.weights), id(fixed.delays))
+    with _SYNAPSE_LOCK:
+        hit = _SYNAPSE_CACHE.get(fixed)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    if fixed.is_sparse:
+        syn = SparseSynapses.of(fixed.weights, fixed.delays)
+    else:
+        syn = DenseSynapses.of(fixed.weights, fixed.delays)
+    with _SYNAPSE_LOCK:
+        _SYNAPSE_CACHE[fixed] = (key, syn)
+    return syn
+
+
+def bias_range(fixed: FixedPointNetwork):
+    """``(lo, hi, why)``: the effective biases ``bias_mant << bias_exp`` the network's
+    bias fields allow, from its config (``bias.mantissa_bits``, or the compile's
+    ``bias_bits`` override, and ``bias.exponent_max``) or, for a hand-built network,
+    the widest any config allows (:mod:`compiler.quantization.validate`)."""
+    from compiler.hardware.config import BIAS_BITS_RANGE
+    from compiler.quantization.validate import _SCHEMA_RANGE, resolve_config
+
+    cfg = resolve_config(fixed)
+    if cfg is None:
+        bits, emax = _SCHEMA_RANGE["bias_mantissa_bits"][1], _SCHEMA_RANGE["bias_exponent_max"][1]
+        why = "the widest range of any hardware config"
+    else:
+        bits, emax = cfg.bias_mantissa_bits, cfg.bias_exponent_max
+        options = (fixed.info or {}).get("options")
+        override = options.get("bias_bits") if isinstance(options, dict) else None
+        if (isinstance(override, int) and not isinstance(override, bool)
+                and bits < override <= BIAS_BITS_RANGE[1]):
+            bits = override
+        why = f"config {cfg.name!r}" if hasattr(cfg, "name") else "the network's config"
+    why = f"{bits}-bit signed mantissa << exponent up to {emax}, {why}"
+    return -(1 << (bits - 1)) << emax, ((1 << (bits - 1)) - 1) << emax, why
+
+
+BIAS_CLIP = 2.0 ** 40
+"""Biases enter the kernel as doubles clipped to this magnitude: ``decay(v) + u`` is
+below :math:`2^{32}` in magnitude and ``v`` saturates at :math:`\\pm(2^{23}-1)`, so a
+larger bias gives the same saturated voltage, and every sum stays exact in double."""
+
+
+def resolve_bias(fixed: FixedPointNetwork, trials: int, bias=None) -> np.ndarray:
+    """The (trials, N) effective biases of a run as doubles (a broadcast view when
+    common): the network's ``effective_bias``, or ``bias`` (integers, shape (N,) or
+    (trials, N), within :func:`bias_range`; ValueError naming the value and the range)."""
+    if bias is None:
+        b = fixed.effective_bias.astype(np.float64)
+        return np.broadcast_to(np.clip(b, -BIAS_CLIP, BIAS_CLIP), (trials, fixed.n))
+    arr = np.asarray(bias)
+    if arr.shape == (fixed.n,):
+        arr = arr[None, :]
+    if arr.shape not in ((1, fixed.n), (trials, fixed.n)):
+        raise ValueError(f"bias must have shape ({fixed.n},) or ({trials}, {fixed.n}), got "
+                         f"{np.shape(bias)}")
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"bias must hold integers (effective biases bias_mant << bias_exp), "
+                         f"got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = ~(np.isfinite(arr) & (arr == np.round(arr)))
+        if np.any(bad):
+            index = tuple(int(i) for i in np.unravel_index(np.flatnonzero(bad)[0], arr.shape))
+            raise ValueError(f"bias must hold integers (effective biases bias_mant << bias_exp): "
+                             f"bias{list(index)} = {arr[index]!r}")
+    lo, hi, why = bias_range(fixed)
+    out = (arr < lo) | (arr > hi)
+    if np.any(out):
+        index = tuple(int(i) for i in np.unravel_index(np.flatnonzero(out)[0], arr.shape))
+        raise ValueError(f"bias{list(index)} = {int(arr[index])} is outside the allowed range "
+                         f"{lo} .. {hi} ({int(np.count_nonzero(out))} value(s); {why})")
+    b = np.clip(arr.astype(np.float64), -BIAS_CLIP, BIAS_CLIP)
+    return np.broadcast_to(b, (trials, fixed.n))
+
+
+def input_bound(syn, exps) -> int:
+    r""":math:`B \ge |A_i|`, the summed input of any neuron at any step: per split the
+    row sum :math:`S_{ki} = \sum_j |W^{(k)}_{ij}|` (``syn.row_abs``; every synapse adds
+    to a given step's input at most once, from the one step its delay points back to)
+    shifted by :math:`e_k`, plus, for :math:`e_k < 0`, one per delay group (each floor
+    moves a negative sum by less than one); max over neurons."""
+    groups = syn.max_delay + 1 if syn.delays.shape[0] > 0 else 1
+    # In double: exact below 2**53, and any larger bound is far beyond the wraps anyway.
+    total = np.zeros(syn.row_abs.shape[1], np.float64)
+    for k, e in enumerate(exps):
+        s = syn.row_abs[k].astype(np.float64) * 2.0 ** e
+        total += s if e >= 0 else np.floor(s) + groups
+    return int(total.max()) if total.size else 0
+
+
+def neuron_mode(fixed: FixedPointNetwork, syn) -> int:
+    r"""Which loop of :func:`_lif_step` is exact for ``fixed`` (``syn``: its
+    :func:`synapses_of`).
+
+    The 32-bit wraps are identities when the summed input cannot reach them: with
+    :math:`|A| \le B` (``syn.input_bound``) and :math:`B\,2^{6} < 2 \cdot 2^{23}`, a ``u``
+    within :math:`\pm 2^{23}` gives ``decay(u) + a 2^6`` within :math:`\pm 3 \cdot 2^{23}`,
+    which the 24-bit wrap brings back within :math:`\pm 2^{23}` (so by induction from
+    ``u = 0`` neither 32-bit wrap ever changes a value); then bit 0 is clear. Bit 1 is
+    set when ``v`` leaks (``dv`` above zero). 4: ``decay_bits`` above 22, where
+    :math:`|x|\,\mathrm{factor}` could exceed :math:`2^{53}` (the integer decay)."""
+    ar = fixed.arithmetic
+    if 31 + ar.decay_bits > 53:
+        return 4
+    sm = ar.state_max
+    act = input_bound(syn, fixed.weight_exps) << ar.activation_shift
+    wraps = not (act < 2 * sm and sm + act < 2 ** (LAVA_WORD_BITS - 1))
+    leak = ar.voltage_decay_factor(fixed.dv) != ar.decay_unity
+    return int(wraps) + 2 * int(leak)
+
+
 def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0=None,
-            record: bool = False, *, allow_unstable: bool = False, progress=None) -> ExecutionResult:
-    """Run ``fixed`` for ``steps`` chip steps, bit-exactly as Lava ``fixed_pt`` would.
+            record: bool = False, *, allow_unstable: bool = False, progress=None,
+            bias=None) -> ExecutionResult:
+    r"""Run ``fixed`` for ``steps`` chip steps, bit-exactly as Lava ``fixed_pt`` would.
 
     Parameters
     ----------
@@ -398,7 +624,7 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
     steps : int
         Number of chip steps (>= 1).
     trials : int
-        Independent copies, differing only in initial voltages.
+        Independent copies, differing only in initial voltages (and ``bias``).
     seed : int or None
         Seed of the initial voltages (shared with :func:`compiler.run_lava`).
     v0 : array_like of int, optional
@@ -411,15 +637,23 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
         tqdm progress bar: True always, False never, None (default) only for a run
         estimated to take more than :data:`AUTO_PROGRESS_SECONDS`, in the main thread,
         with stderr on a terminal.
+    bias : array_like of int, optional
+        Effective biases (``bias_mant << bias_exp`` units, added to ``v`` every step),
+        shape (N,) for every trial or (trials, N) per trial, overriding the network's;
+        each within :func:`bias_range` (the range the network's bias fields allow).
+        Recorded as ``provenance["bias"] = "per-trial"``.
 
-    Dense weights run :func:`_emulate_chunk`: per step O(N) for the neurons plus
-    O(s N) per spike (a column of every split), memory :math:`8 N^2 (s + 1)` for the
-    stacked weights and delays. Sparse weights (CSR splits sharing one pattern,
-    :class:`SparseSynapses`) run :func:`_emulate_sparse_chunk`, event-driven: per step
-    O(N) plus O(s x fan-out) per spike, memory O(N + s nnz) for the synapses; both
-    keep per trial ``8 N (max_delay + 2)`` bytes of pending input (and, sparse, per
-    thread ``17 N (max_delay + 1)`` bytes of delay-group sums) and give the same
-    spikes, integer for integer.
+    The synapses are listed by presynaptic neuron in the splits' own narrow integer
+    dtypes (:func:`synapses_of`, built once per network and cached), so a spike of
+    ``j`` reads one contiguous row per split. Dense weights (:class:`DenseSynapses`)
+    run :func:`_emulate_chunk`: per step O(N) for the neurons (vectorized) plus O(s N)
+    per spike, memory :math:`N^2 (s\,b + b_d)` bytes for ``b``-byte mantissas and
+    ``b_d``-byte per-synapse delays (none for plain Dense or a uniform delay). Sparse
+    weights (CSR splits sharing one pattern, :class:`SparseSynapses`) run
+    :func:`_emulate_sparse_chunk`: per step O(N) plus O(s x fan-out) per spike, memory
+    O(N + s nnz). Both keep per trial a pending-input ring of ``4 N (max_delay + 2)``
+    bytes (``int32``: Lava's channel word, see :func:`_emulate_chunk`) and ``u``, ``v``
+    as doubles, and give the same spikes, integer for integer.
 
     The run proceeds in chunks of steps of about :data:`CHUNK_SECONDS` each, the whole
     state (``u``, ``v``, the pending-input ring, counts) carried from chunk to chunk, so
@@ -433,12 +667,13 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
     Raises
     ------
     ValueError
-        Bad arguments, or the float network the integers implement
+        Bad arguments (``bias``: not integers, a wrong shape, or outside the allowed
+        range, named with the value), or the float network the integers implement
         (:func:`compiler.effective_network`, recomputed from the integers, so a
         tampered file cannot pass on a stored verdict) is unstable
         (:func:`compiler.quantization.stability.check_stable`, once per ``fixed``, then cached) and
         ``allow_unstable`` is False; :class:`compiler.system.resources.ResourceError` when
-        the run (:func:`compiler.system.resources.check_emulate`: state, stacked weights, the
+        the run (:func:`compiler.system.resources.check_emulate`: state, synapses, the
         raster of ``record``) needs more memory than the limit, before allocating it.
     """
     if not isinstance(fixed, FixedPointNetwork):
@@ -448,54 +683,51 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     check_progress(progress)
     v_init, used_seed = resolve_initial_voltages(fixed, trials, seed, v0)
-    check_emulate(fixed, steps, v_init.shape[0], record=record, step_limit=None,
-                  hint="reduce trials or N", force_hint="")
+    n, trials = fixed.n, v_init.shape[0]
+    bias_all = resolve_bias(fixed, trials, bias)
+    check_emulate(fixed, steps, trials, record=record, step_limit=None,
+                  hint="reduce trials or N", force_hint="", store=cached_synapses(fixed))
     check_stable(fixed, allow_unstable=allow_unstable)
     ar = fixed.arithmetic
     exps = np.asarray(fixed.weight_exps, dtype=np.int64)
     steps = int(steps)
-    n, trials = fixed.n, v_init.shape[0]
     sparse = fixed.is_sparse
-    if sparse:
-        synapses = SparseSynapses.of(fixed.weights, fixed.delays)
-        max_delay = synapses.max_delay
-    else:
-        weights = np.ascontiguousarray(np.stack(fixed.weights), dtype=np.int64)
-        max_delay = max_delay_of(fixed.delays)
-        delays = (np.zeros((n, n), np.int64) if fixed.delays is None
-                  else np.ascontiguousarray(np.broadcast_to(fixed.delays, (n, n)), dtype=np.int64))
-    bias = fixed.effective_bias.astype(np.int64)
+    syn = synapses_of(fixed)
+    ring = syn.max_delay + 2
     u_factor, v_factor = ar.current_decay_factor(fixed.du), ar.voltage_decay_factor(fixed.dv)
     # The whole kernel state lives here and is passed to every chunk (_emulate_chunk).
-    u = np.zeros((trials, n), np.int64)
-    v = np.array(v_init, dtype=np.int64, order="C")
-    pending = np.zeros((trials, max_delay + 2, n), np.int64)
+    u = np.zeros((trials, n), np.float64)
+    v = np.array(v_init, dtype=np.float64, order="C")
+    pending = np.zeros((trials, ring, n), np.int32)
     counts = np.zeros((trials, n), np.int64)
     raster = np.zeros((trials, steps, n) if record else (0, 0, n), np.bool_)
-    neuron = (bias, np.int64(fixed.threshold), np.int64(u_factor), np.int64(v_factor),
-              np.int64(ar.decay_bits), np.int64(ar.activation_shift), np.int64(ar.state_max),
-              np.int64(LAVA_WORD_BITS))
+    neuron = (float(fixed.threshold), float(u_factor), float(v_factor), 2.0 ** -ar.decay_bits,
+              2.0 ** ar.activation_shift, float(ar.state_max), float(ar.state_max - 1),
+              np.int64(neuron_mode(fixed, syn)), np.int64(u_factor), np.int64(v_factor), np.int64(ar.decay_bits))
     state = (u, v, pending, counts, raster)
 
     def advance(begin, end):
         if sparse:
-            _emulate_sparse_chunk(synapses.indptr, synapses.targets, synapses.weights,
-                                  synapses.delays, synapses.uniform_delay, exps, max_delay, neuron,
-                                  *state, begin, end, bool(record))
+            _emulate_sparse_chunk(syn.indptr, syn.targets, syn.weights, syn.delays, syn.uniform_delay,
+                                  exps, syn.max_delay, bias_all, neuron, *state, begin, end, bool(record))
         else:
-            _emulate_chunk(weights, exps, delays, max_delay, neuron, *state, begin, end, bool(record))
+            _emulate_chunk(syn.weights, exps, syn.delays, syn.delay_lo, syn.delay_hi, syn.uniform_delay,
+                           syn.max_delay, bias_all, neuron, *state, begin, end, bool(record))
 
     start = time.perf_counter()
     with _threads_at_most(trials):
         run_in_chunks(advance, steps, first_chunk_steps(n, trials, numba.get_num_threads()),
                       progress, desc="emulate", unit="step")
     wall = time.perf_counter() - start
+    provenance = {"backend": "emulator", "numpy": np.__version__, "numba": numba.__version__,
+                  "hw": fixed.hw_name, "dt": fixed.dt, "steps": int(steps), "trials": int(trials),
+                  "seed": used_seed, "weights": "sparse" if sparse else "dense"}
+    if bias is not None:
+        provenance["bias"] = "per-trial"
     return ExecutionResult(
         counts=counts, steps=int(steps), dt=fixed.dt, seed=used_seed, backend="emulator",
         hw_name=fixed.hw_name, raster=raster if record else None, wall_time=wall,
-        provenance={"backend": "emulator", "numpy": np.__version__, "numba": numba.__version__,
-                    "hw": fixed.hw_name, "dt": fixed.dt, "steps": int(steps), "trials": int(trials),
-                    "seed": used_seed, "weights": "sparse" if sparse else "dense"})
+        provenance=provenance)
 
 
 @contextmanager
@@ -525,6 +757,13 @@ def _wrap_word(x, bits):
 
 
 @njit(cache=True, inline="always")
+def _wrap32(x):
+    """:func:`_wrap_word` to 32 bits of an integer held in a double: exact for
+    :math:`|x| < 2^{52}` (every operation is on integers or powers of two)."""
+    return x - 4294967296.0 * np.floor((x + 2147483648.0) * (1.0 / 4294967296.0))
+
+
+@njit(cache=True, inline="always")
 def _decay(x, factor, bits):
     """sign(x) * ((|x| * factor) >> bits): truncation toward zero."""
     if x >= 0:
@@ -533,133 +772,275 @@ def _decay(x, factor, bits):
 
 
 @njit(cache=True, inline="always")
-def _lif_step(u, v, pending, slot, bias, vth_eff, u_factor, v_factor, decay_bits, act_shift,
-              state_max, word_bits, spiked, counts, raster, tr, t, record):
-    """One LIF step of every neuron of trial ``tr`` (``PyLifModelBitAcc``, module
-    docstring), consuming the input due now (``pending[slot]``, cleared). Writes the
-    ids of the neurons that spiked to ``spiked`` and returns how many: O(N). The
-    kernels unpack their ``neuron`` tuple ``(bias, vth_eff, u_factor, v_factor,
-    decay_bits, act_shift, state_max, word_bits)`` once and pass the scalars: unpacked
-    in here, the inlined loop ran 50 % slower."""
+def _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale, state_max, v_limit,
+              wraps, leak):
+    """The loop of :func:`_lif_step` in double; ``wraps`` and ``leak`` are constants at
+    each call site, so each of the four variants compiles to a branch-free loop.
+    ``u_factor`` and ``v_factor`` come scaled by ``2**-decay_bits`` (exact: a power of
+    two), so ``x * factor`` is the exact real product :math:`x f / 2^{b}`."""
     n = u.shape[0]
-    v_limit = state_max - 1
-    n_spiked = 0
+    two_state = 2.0 * state_max
+    count = 0
     for i in range(n):
-        # Lava: int32 channel / a_in sum, int32 shift, int32 add (module docstring)
-        a = _wrap_word(pending[slot, i], word_bits)
-        pending[slot, i] = 0
-        act = _wrap_word(a << act_shift, word_bits)
-        uu = _wrap_word(_decay(u[i], u_factor, decay_bits) + act, word_bits)
-        if uu > state_max:
-            uu -= 2 * state_max
-        elif uu <= -state_max:
-            uu += 2 * state_max
+        act = np.float64(row[i]) * act_scale
+        row[i] = 0
+        if wraps:
+            act = _wrap32(act)
+        uu = np.trunc(u[i] * u_factor) + act
+        if wraps:
+            uu = _wrap32(uu)
+        uu = uu - two_state if uu > state_max else uu
+        uu = uu + two_state if uu <= -state_max else uu
         u[i] = uu
-        vv = _decay(v[i], v_factor, decay_bits) + uu + bias[i]
-        if vv > v_limit:
-            vv = v_limit
-        elif vv < -v_limit:
-            vv = -v_limit
-        if vv > vth_eff:
-            vv = 0
-            spiked[n_spiked] = i
-            n_spiked += 1
-            counts[tr, i] += 1
-            if record:
-                raster[tr, t, i] = True
-        v[i] = vv
-    return n_spiked
+        vv = (np.trunc(v[i] * v_factor) if leak else v[i]) + uu + bias[i]
+        vv = v_limit if vv > v_limit else vv
+        vv = -v_limit if vv < -v_limit else vv
+        s = vv > vth
+        v[i] = 0.0 if s else vv
+        flags[i] = s
+        count += s
+    return count
+
+
+@njit(cache=True, inline="always")
+def _lif_step(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale, state_max,
+              v_limit, mode, iu_factor, iv_factor, decay_bits):
+    r"""One LIF step of every neuron of one trial (``PyLifModelBitAcc``, module
+    docstring), consuming the input due now (``row``, the ``int32`` pending slot,
+    cleared): ``flags[i]`` says whether ``i`` spiked; returns how many did. O(N),
+    branch-free (selects), so LLVM vectorizes it (about 1 ns per neuron).
+
+    ``u``, ``v`` and ``bias`` are doubles holding integers, and every operation is
+    exact in double: ``row`` already holds :math:`w_{32}(A)` (the ring sums modulo
+    :math:`2^{32}`), the activation :math:`a\,2^{6}` is below :math:`2^{47}` before its
+    wrap (:func:`_wrap32`), ``decay(x)`` is ``trunc(x * factor * 2**-bits)`` with
+    :math:`|x| < 2^{31}` and ``factor`` :math:`\le 2^{b}`, so the product is exact while
+    :math:`31 + b \le 53`, and ``decay(v) + u + bias`` stays below :math:`2^{41}`
+    (:data:`BIAS_CLIP`). ``mode`` (:func:`neuron_mode`) picks the loop: bit 0 set, the
+    32-bit wraps are applied (else the network's input bound proves them identities);
+    bit 1 set, ``v`` leaks (else ``decay(v) = v``); 4, the integer :func:`_decay` (a
+    ``decay_bits`` too wide for the exact double product). The kernels unpack their
+    ``neuron`` tuple once and pass the scalars."""
+    u_factor = u_factor * scale
+    v_factor = v_factor * scale
+    if mode == 0:
+        return _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
+                         state_max, v_limit, False, False)
+    if mode == 1:
+        return _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
+                         state_max, v_limit, True, False)
+    if mode == 2:
+        return _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
+                         state_max, v_limit, False, True)
+    if mode == 3:
+        return _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
+                         state_max, v_limit, True, True)
+    n = u.shape[0]
+    two_state = 2.0 * state_max
+    count = 0
+    for i in range(n):
+        act = _wrap32(np.float64(row[i]) * act_scale)
+        row[i] = 0
+        uu = _wrap32(np.float64(_decay(np.int64(u[i]), iu_factor, decay_bits)) + act)
+        uu = uu - two_state if uu > state_max else uu
+        uu = uu + two_state if uu <= -state_max else uu
+        u[i] = uu
+        vv = np.float64(_decay(np.int64(v[i]), iv_factor, decay_bits)) + uu + bias[i]
+        vv = v_limit if vv > v_limit else vv
+        vv = -v_limit if vv < -v_limit else vv
+        s = vv > vth
+        v[i] = 0.0 if s else vv
+        flags[i] = s
+        count += s
+    return count
+
+
+@njit(cache=True, inline="always")
+def _compact(flags, words, spiked, counts, raster, tr, t, record):
+    """The ids of the flagged neurons into ``spiked`` (returns how many), counted and
+    recorded: scans ``flags`` eight at a time (``words``, its uint64 view)."""
+    m = 0
+    for w in range(words.shape[0]):
+        if words[w] != 0:
+            for i in range(8 * w, 8 * w + 8):
+                if flags[i]:
+                    spiked[m] = i
+                    m += 1
+                    counts[tr, i] += 1
+                    if record:
+                        raster[tr, t, i] = True
+    return m
 
 
 @njit(cache=True, parallel=True)
-def _emulate_chunk(weights, exps, delays, max_delay, neuron, u_all, v_all, pending_all, counts,
-                   raster, t_begin, t_end, record):
-    """Advance every trial over steps ``t_begin .. t_end - 1`` in place (dense weights,
-    ``weights`` (splits, N, N), ``delays`` (N, N); ``neuron``: see :func:`_lif_step`):
-    O(N + spikes x N) per step.
+def _emulate_chunk(weights, exps, delays, delay_lo, delay_hi, uniform_delay, max_delay, bias_all,
+                   neuron, u_all, v_all, pending_all, counts, raster, t_begin, t_end, record):
+    r"""Advance every trial over steps ``t_begin .. t_end - 1`` in place (dense weights
+    by presynaptic neuron, :class:`DenseSynapses`: ``weights`` (splits, N, N) with
+    ``weights[k, j, i]`` from ``j`` to ``i``; ``delays`` (N, N) by pre, or empty for
+    ``uniform_delay``; ``bias_all`` (trials, N); ``neuron``: see :func:`_lif_step`):
+    O(N) (vectorized) + O(s N) per spike per step, one contiguous row per split and
+    spike.
 
-    The state (``u_all``, ``v_all``: (trials, N); ``pending_all``: (trials, ring, N),
-    the input due at step ``t`` in slot ``t % ring``; ``counts``; ``raster`` indexed by
-    the absolute step) is entirely in the arrays, so consecutive chunks compose to one
-    run. Returns nothing: a kernel that returns a tuple of arrays can hand Python a
-    tuple holding NULL when Ctrl-C arrives during the run (numba's boxing runs Python
-    code, the pending KeyboardInterrupt is raised there and the tuple boxing does not
-    check for it), which crashed the interpreter.
+    The pending ring is ``int32``: Lava uses the summed input only through its 32-bit
+    wrap :math:`w_{32}(A)` (module docstring), and additions and left shifts commute
+    with that wrap, so summing modulo :math:`2^{32}` gives the same integer. Per split:
+
+    - ``weight_exp >= 0``: each row adds :math:`w\,2^{e}` straight into the ring slot of
+      its delay (the shift is linear);
+    - ``weight_exp < 0``: Lava sums the split's input per delay group and floor-shifts
+      each sum once, so the rows are summed exactly (int64) per delay group first (one
+      spike: the row itself), then shifted into the ring; with per-synapse delays only
+      the groups between the spiking rows' smallest and largest delay are visited.
+
+    Without per-synapse delays (plain Dense, or one delay for all) a spike's rows go
+    to one slot, with no per-synapse delay lookup.
+
+    The state (``u_all``, ``v_all``: (trials, N) doubles; ``pending_all``: (trials,
+    ring, N), the input due at step ``t`` in slot ``t % ring``; ``counts``; ``raster``
+    indexed by the absolute step) is entirely in the arrays, so consecutive chunks
+    compose to one run. Returns nothing: a kernel that returns a tuple of arrays can
+    hand Python a tuple holding NULL when Ctrl-C arrives during the run (numba's boxing
+    runs Python code, the pending KeyboardInterrupt is raised there and the tuple
+    boxing does not check for it), which crashed the interpreter.
     """
     n_splits, n, _ = weights.shape
     trials = v_all.shape[0]
     ring = max_delay + 2  # pending input for steps t+1 .. t+1+max_delay, plus the current
-    bias, vth_eff, u_factor, v_factor, decay_bits, act_shift, state_max, word_bits = neuron
+    per_synapse = delays.shape[0] > 0
+    any_negative = False
+    for k in range(n_splits):
+        if exps[k] < 0:
+            any_negative = True
+    n_groups = (max_delay + 1 if per_synapse else 1) if any_negative else 0
+    vth, u_factor, v_factor, scale, act_scale, state_max, v_limit, mode, \
+        iu_factor, iv_factor, decay_bits = neuron
+    n_pad = (n + 7) // 8 * 8
     for tr in prange(trials):
         # Local copies, written back at the end: arrays the compiler knows are not
         # aliased keep the inner loops as fast as with the state allocated in here.
         u = u_all[tr].copy()
         v = v_all[tr].copy()
+        bias = bias_all[tr].copy()
         pending = pending_all[tr].copy()
-        group = np.zeros((max_delay + 1, n), np.int64)
+        group = np.zeros((n_groups, n), np.int64)
+        flags = np.zeros(n_pad, np.uint8)
+        words = flags.view(np.uint64)
         spiked = np.zeros(n, np.int64)
         for t in range(t_begin, t_end):
-            n_spiked = _lif_step(u, v, pending, t % ring, bias, vth_eff, u_factor, v_factor,
-                                 decay_bits, act_shift, state_max, word_bits, spiked, counts,
-                                 raster, tr, t, record)
-            if n_spiked == 0:
+            if _lif_step(u, v, pending[t % ring], bias, flags, vth, u_factor, v_factor, scale,
+                         act_scale, state_max, v_limit, mode, iu_factor, iv_factor,
+                         decay_bits) == 0:
                 continue
-            # Dense/DelayDense: per split and per delay group, sum then shift (floor).
+            m = _compact(flags, words, spiked, counts, raster, tr, t, record)
+            base = (t + 1) % ring
             for k in range(n_splits):
-                group[:, :] = 0
-                for s in range(n_spiked):
-                    j = spiked[s]
-                    for i in range(n):
-                        group[delays[i, j], i] += weights[k, i, j]
-                for d in range(max_delay + 1):
-                    target = (t + 1 + d) % ring
-                    for i in range(n):
-                        pending[target, i] += _shift(group[d, i], exps[k])
+                e = exps[k]
+                if not per_synapse:
+                    target = pending[(base + uniform_delay) % ring]
+                    if e == 0:
+                        for s in range(m):
+                            w = weights[k, spiked[s]]
+                            for i in range(n):
+                                target[i] += w[i]
+                    elif e > 0:
+                        for s in range(m):
+                            w = weights[k, spiked[s]]
+                            for i in range(n):
+                                target[i] += np.int64(w[i]) << e
+                    elif m == 1:
+                        w = weights[k, spiked[0]]
+                        for i in range(n):
+                            target[i] += np.int64(w[i]) >> (-e)
+                    else:
+                        g = group[0]
+                        w = weights[k, spiked[0]]
+                        for i in range(n):
+                            g[i] = w[i]
+                        for s in range(1, m):
+                            w = weights[k, spiked[s]]
+                            for i in range(n):
+                                g[i] += w[i]
+                        for i in range(n):
+                            target[i] += g[i] >> (-e)
+                elif e >= 0:
+                    for s in range(m):
+                        j = spiked[s]
+                        w = weights[k, j]
+                        d = delays[j]
+                        for i in range(n):
+                            slot = base + np.int64(d[i])
+                            slot = slot - ring if slot >= ring else slot
+                            pending[slot, i] += np.int64(w[i]) << e
+                else:
+                    lo, hi = max_delay, 0
+                    for s in range(m):
+                        j = spiked[s]
+                        lo = min(lo, delay_lo[j])
+                        hi = max(hi, delay_hi[j])
+                        w = weights[k, j]
+                        d = delays[j]
+                        for i in range(n):
+                            group[d[i], i] += w[i]
+                    for dd in range(lo, hi + 1):
+                        target = pending[(base + dd) % ring]
+                        g = group[dd]
+                        for i in range(n):
+                            target[i] += g[i] >> (-e)
+                            g[i] = 0
         u_all[tr] = u
         v_all[tr] = v
         pending_all[tr] = pending
 
 
 @njit(cache=True, parallel=True)
-def _emulate_sparse_chunk(indptr, targets, weights, delays, uniform_delay, exps, max_delay, neuron,
-                          u_all, v_all, pending_all, counts, raster, t_begin, t_end, record):
-    r""":func:`_emulate_chunk` on sparse weights, event-driven: O(N + spikes x fan-out)
-    per step.
+def _emulate_sparse_chunk(indptr, targets, weights, delays, uniform_delay, exps, max_delay, bias_all,
+                          neuron, u_all, v_all, pending_all, counts, raster, t_begin, t_end, record):
+    r""":func:`_emulate_chunk` on sparse weights, event-driven: O(N) (vectorized) +
+    O(s x fan-out) per spike per step.
 
     A split with ``weight_exp >= 0`` adds :math:`w\,2^{e}` of every synapse straight
-    into the ring: the left shift is linear, also modulo :math:`2^{64}` where the int64
-    sums wrap, and the 32-bit wrap of the sum comes later, so this is the dense
-    kernel's integer. The synapses are listed by presynaptic neuron (:class:`SparseSynapses`):
-    ``targets[indptr[j]:indptr[j + 1]]`` are the targets of ``j``, ``weights[k, p]``
-    the mantissa of synapse ``p`` in split ``k`` and ``delays[p]`` its delay (or, with
-    ``delays`` empty, ``uniform_delay`` for all). Per split and per delay group the
-    touched targets are summed, then shifted (floor) once, exactly like the dense
-    kernel: an entry it adds zero to is one this kernel does not touch, and the shift
-    of zero is zero, so both kernels write the same integers to the pending ring.
-    Touched (delay, target) pairs are listed as they are first hit, so the shift pass
-    costs the number of distinct pairs, not (max_delay + 1) x N.
+    into the ``int32`` ring: the left shift is linear, also modulo :math:`2^{32}` where
+    the ring sums wrap, and Lava uses only the 32-bit wrap of the sum, so this is the
+    dense kernel's integer. The synapses are listed by presynaptic neuron
+    (:class:`SparseSynapses`): ``targets[indptr[j]:indptr[j + 1]]`` are the targets of
+    ``j``, ``weights[k, p]`` the mantissa of synapse ``p`` in split ``k`` (the splits'
+    own narrow dtype) and ``delays[p]`` its delay (or, with ``delays`` empty,
+    ``uniform_delay`` for all). Per split and per delay group the touched targets are
+    summed (int64, exact), then shifted (floor) once, exactly like the dense kernel: an
+    entry it adds zero to is one this kernel does not touch, and the shift of zero is
+    zero, so both kernels write the same integers to the pending ring. Touched (delay,
+    target) pairs are listed as they are first hit, so the shift pass costs the number
+    of distinct pairs, not (max_delay + 1) x N.
     """
     n_splits = weights.shape[0]
     trials, n = v_all.shape
     ring = max_delay + 2
     per_synapse = delays.shape[0] > 0
     n_groups = max_delay + 1 if per_synapse else 1
-    bias, vth_eff, u_factor, v_factor, decay_bits, act_shift, state_max, word_bits = neuron
+    vth, u_factor, v_factor, scale, act_scale, state_max, v_limit, mode, \
+        iu_factor, iv_factor, decay_bits = neuron
+    n_pad = (n + 7) // 8 * 8
     for tr in prange(trials):
         spiked = np.zeros(n, np.int64)
         group = np.zeros(n_groups * n, np.int64)     # flat (delay, target) sums
         touched = np.zeros(n_groups * n, np.int64)   # flat indices hit this split
         seen = np.zeros(n_groups * n, np.bool_)
+        flags = np.zeros(n_pad, np.uint8)
+        words = flags.view(np.uint64)
         u, v, pending = u_all[tr].copy(), v_all[tr].copy(), pending_all[tr].copy()
+        bias = bias_all[tr].copy()
         for t in range(t_begin, t_end):
-            n_spiked = _lif_step(u, v, pending, t % ring, bias, vth_eff, u_factor, v_factor,
-                                 decay_bits, act_shift, state_max, word_bits, spiked, counts,
-                                 raster, tr, t, record)
-            for k in range(n_splits if n_spiked else 0):
+            if _lif_step(u, v, pending[t % ring], bias, flags, vth, u_factor, v_factor, scale,
+                         act_scale, state_max, v_limit, mode, iu_factor, iv_factor,
+                         decay_bits) == 0:
+                continue
+            n_spiked = _compact(flags, words, spiked, counts, raster, tr, t, record)
+            for k in range(n_splits):
                 e = exps[k]
                 if e >= 0:
-                    # A left shift is linear (modulo 2**64, like the int64 sums of the
-                    # dense kernel): each synapse goes straight into the ring.
+                    # A left shift is linear (modulo 2**32, like the int32 ring): each
+                    # synapse goes straight into the ring.
                     for s in range(n_spiked):
                         j = spiked[s]
                         for p in range(indptr[j], indptr[j + 1]):

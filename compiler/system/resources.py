@@ -16,15 +16,18 @@ Memory model (bytes; :math:`N` neurons, :math:`T` trials, :math:`s` weight split
 * the float simulator: :math:`3 \cdot 8N^2` (transposed weights, integer delays and
   the rounding of the delays), per trial :math:`8N(5 + 2W)` (initial and final
   voltages, counts of the :math:`W` windows, stacked), per worker thread a delay ring
-  of :math:`9N(d+1)` for delays of up to :math:`d` steps, and with ``record_spikes``
+  of :math:`9N(d+1)` for delays of up to :math:`d` steps and :math:`7 \cdot 8N` of
+  local state and noise scratch, and with ``record_spikes``
   56 bytes per spike;
 * compiling: :math:`(12 + 1.25 s) \cdot 8N^2` at the peak for a given ``s``,
   :math:`25 \cdot 8N^2` for ``weight_splits="auto"``, :math:`12 \cdot 8N^2` more with
   delays; the compiled network keeps :math:`(3.5 + s) \cdot 8N^2`;
-* the emulator: :math:`\max(5, s + 1) \cdot 8N^2` (stability check of the integers,
-  stacked weights and delays), per trial :math:`5 \cdot 8N` plus, with ``record``,
-  the raster of ``steps`` x :math:`N` booleans, per worker thread
-  :math:`8N(2d + 6)`;
+* the emulator: :math:`\max(5 \cdot 8, s\,b + b_d) N^2` (stability check of the
+  integers; the synapses by presynaptic neuron, :math:`b`-byte mantissas and
+  :math:`b_d`-byte delays, kept with the network), per trial :math:`N(32 + 4(d + 2))`
+  (``u``, ``v``, bias, counts, the ``int32`` pending ring) plus, with ``record``, the
+  raster of ``steps`` x :math:`N` booleans, per worker thread
+  :math:`N(8(d + 1) + 4(d + 2) + 33)`;
 * sparse networks (:math:`\mathrm{nnz}` synapses, CSR) replace every :math:`N^2`
   term: the float simulator keeps :data:`SIMULATE_SPARSE_SYNAPSE` bytes per synapse
   (folded weights, targets, the transposition and delays) and the emulator
@@ -172,7 +175,8 @@ def simulate_memory(n: int, trials: int = 1, *, delay_steps: int = 0, n_windows:
     n, trials = _count("N", n, 1), _count("trials", trials, 1)
     delay_steps, n_windows = _count("delay_steps", delay_steps), _count("n_windows", n_windows, 1)
     per_trial = FLOAT_BYTES * n * (5 + 2 * n_windows) + 2 * FLOAT_BYTES
-    per_worker = (FLOAT_BYTES + 1) * n * (delay_steps + 1) + 4 * FLOAT_BYTES * n
+    # the ring, local copies (4 N) and the noise scratch (3 N: normals, words, layers)
+    per_worker = (FLOAT_BYTES + 1) * n * (delay_steps + 1) + 7 * FLOAT_BYTES * n
     spikes = SPIKE_RECORD_BYTES * max(0.0, float(spikes_per_trial)) * trials
     return int(_shared(n, SIMULATE_SHARED, nnz, SIMULATE_SPARSE_SYNAPSE) + trials * per_trial
                + _workers(trials, workers) * per_worker + spikes)
@@ -195,21 +199,28 @@ def compiled_memory(n: int, splits="auto") -> int:
 
 def emulate_memory(n: int, trials: int = 1, steps: int = 1, *, splits: int = 1,
                    max_delay: int = 0, record: bool = False, workers: Optional[int] = None,
-                   nnz: Optional[int] = None, weight_bytes: int = 8) -> int:
+                   nnz: Optional[int] = None, weight_bytes: int = 8, built: bool = False) -> int:
     """Bytes :func:`compiler.emulate` allocates (the compiled network not counted);
-    ``nnz``: the synapses of a sparse network with ``weight_bytes``-byte mantissas
-    (None: dense, :math:`\\max(5, s + 1) \\cdot 8N^2`)."""
+    ``nnz``: the synapses of a sparse network, None for a dense one; ``weight_bytes``:
+    the mantissas' bytes as the emulator stores them (narrowest dtype; 8 when unknown);
+    ``built``: the network ran before, so its synapse store and stability verdict are
+    cached with it and only the run's state is new."""
     n, trials = _count("N", n, 1), _count("trials", trials, 1)
     steps, splits = _count("steps", steps, 1), _count("splits", splits, 1)
     max_delay = _count("max_delay", max_delay)
-    shared = _shared(n, max(EMULATE_CHECK, splits + 1.0), nnz,
-                     EMULATE_SPARSE_SYNAPSE + splits * _count("weight_bytes", weight_bytes, 1))
-    per_worker = FLOAT_BYTES * n * (2 * max_delay + 6)
+    weight_bytes = _count("weight_bytes", weight_bytes, 1)
+    delay_bytes = 2 if max_delay > 0 else 0  # per-synapse delays, uint8 or uint16 (dense)
+    shared = _shared(n, max(EMULATE_CHECK, (splits * weight_bytes + delay_bytes) / FLOAT_BYTES), nnz,
+                     EMULATE_SPARSE_SYNAPSE + splits * weight_bytes)
+    if built:
+        shared = (LINEAR_VECTORS + 1) * FLOAT_BYTES * n
+    ring = 4 * n * (max_delay + 2)  # the int32 pending-input ring
+    per_trial = 4 * FLOAT_BYTES * n + ring  # u, v (doubles), bias, counts
+    per_worker = FLOAT_BYTES * n * (max_delay + 1) + ring + 33 * n  # delay-group sums, copies, ids
     if nnz is not None:
         per_worker += (2 * FLOAT_BYTES + 1) * n * (max_delay + 1)  # delay-group sums, lists
     raster = trials * steps * n if record else 0
-    return int(shared + trials * 5 * FLOAT_BYTES * n + _workers(trials, workers) * per_worker
-               + raster)
+    return int(shared + trials * per_trial + _workers(trials, workers) * per_worker + raster)
 
 
 def expected_rate(network) -> float:
@@ -332,12 +343,15 @@ def check_simulate(network, duration, dt=1e-5, trials: int = 1, *, window=None,
 
 def check_emulate(fixed, steps: int, trials: int = 1, *, record: bool = False,
                   force: bool = False, limit="auto", hint: str = "reduce --trials/N",
-                  force_hint: str = "or pass --force", step_limit: Optional[int] = STEP_LIMIT) -> dict:
+                  force_hint: str = "or pass --force", step_limit: Optional[int] = STEP_LIMIT,
+                  store=None) -> dict:
     """What :func:`compiler.emulate` will need for a compiled network (anything with
     ``n``, ``n_splits`` and ``max_delay``), refused when too much: the steps against
     :data:`STEP_LIMIT` and :func:`emulate_memory` against the limit (the raster of
     ``record`` included); ``step_limit=None`` checks only :data:`MAX_STEPS` (what
-    :func:`compiler.emulate` itself does). Returns ``{"steps", "bytes"}``."""
+    :func:`compiler.emulate` itself does). ``store``: the emulator's synapse store of
+    ``fixed`` when it is built already (:func:`compiler.backends.emulator.cached_synapses`;
+    only the run's state is then new). Returns ``{"steps", "bytes"}``."""
     trials = _count("trials", trials, 1)
     n = int(fixed.n)
     steps = check_steps(steps, "the emulation", force=force, neurons=n, trials=trials,
@@ -345,12 +359,24 @@ def check_emulate(fixed, steps: int, trials: int = 1, *, record: bool = False,
     nnz = _sparse_nnz(fixed.weights)
     nbytes = emulate_memory(n, trials, steps, splits=int(fixed.n_splits),
                             max_delay=int(fixed.max_delay), record=record, nnz=nnz,
-                            weight_bytes=fixed.weights[0].dtype.itemsize if nnz is not None else 8)
+                            **_emulator_store(fixed, nnz, store))
     what = f"the emulation ({trials} trial(s) x {n} neurons, {fixed.n_splits} split(s)" + \
         (f", a raster of {steps:.3g} steps" if record else "") + ")"
     check_memory(nbytes, what, hint + ("; or record no raster" if record else ""),
                  limit=limit, force=force)
     return {"steps": steps, "bytes": nbytes}
+
+
+def _emulator_store(fixed, nnz, store) -> dict:
+    """``weight_bytes`` and ``built`` of :func:`emulate_memory` for ``fixed``: the
+    synapse store's mantissa bytes when it is built (``store``; then the store and the
+    stability verdict exist already), else a sparse network's own dtype, or 8 for a
+    dense one (an upper bound; scanning N^2 values here would cost more than a short
+    run)."""
+    if store is not None:
+        return {"weight_bytes": int(store.weights.dtype.itemsize), "built": True}
+    return {"weight_bytes": int(fixed.weights[0].dtype.itemsize) if nnz is not None else FLOAT_BYTES,
+            "built": False}
 
 
 SPARSE_BYTES_PER_COUPLING = 256
