@@ -11,6 +11,7 @@ load = FixedPointNetwork.load
 """Read a compiled-network file (:meth:`FixedPointNetwork.load`)."""
 from compiler.hardware.config import ConfigError, HardwareConfig, list_hardware, load_hardware
 from compiler.deploy.cost import estimate_cost
+from compiler.deploy.runtime_model import decode_cost, step_time
 from compiler.backends.lava import (BackendUnavailable, check_lava_compatible, representable_weight_range,
                            run_lava, weight_sign_mode)
 from compiler.frontend.network import IFNetwork, Stability
@@ -32,5 +33,5 @@ __all__ = ["IFNetwork", "check_stable", "Stability", "weight_precision", "Weight
            "HardwareConfig", "ConfigError", "list_hardware", "load_hardware",
            "effective_network", "effective_input", "effective_rates", "rate_model",
            "load", "SerializationError", "InvalidNetworkFile", "FixedPointError", "check_fixed_point",
-           "place", "Placement", "PlacementError", "estimate_cost", "to_nir", "to_nir_graph", "from_nir"]
+           "place", "Placement", "PlacementError", "estimate_cost", "step_time", "decode_cost", "to_nir", "to_nir_graph", "from_nir"]
 

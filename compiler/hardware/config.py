@@ -18,6 +18,9 @@ Schema (all keys required unless marked, unknown keys rejected)::
                  output_axons_per_core threshold_profiles_per_core
     [energy]     synaptic_op_pj neuron_update_pj
     [board]      (optional table) chips_per_board, inter_chip_spike_pj (optional)
+    [runtime]    (optional table) neuron_update_ns synaptic_op_ns spike_out_ns link_message_ns
+                 barrier_ns cores_per_router mesh_columns, and (optional) chip_link_message_ns
+                 chip_barrier_ns static_power_w
 
 The optional ``[board]`` table describes a board of identical chips (e.g.
 ``kapoho_point.toml``: 8 Loihi 2 chips): ``chips_per_board`` bounds the chips
@@ -25,6 +28,14 @@ The optional ``[board]`` table describes a board of identical chips (e.g.
 limit), and ``inter_chip_spike_pj``, when given, prices each spike that crosses chips in
 :func:`compiler.estimate_cost` (an estimate, like the other energy figures). Configs
 without it describe one chip and leave the chip count unbounded.
+
+The optional ``[runtime]`` table holds the constants of the wall-clock model of
+:mod:`compiler.deploy.runtime_model` (time per neuron update, synaptic op, outgoing spike
+message and mesh-link message, the per-step barrier, the mesh layout, and optionally an
+inter-chip link time, a per-extra-chip barrier and a static power). Configs without it
+get no wall-clock estimate (:func:`compiler.deploy.runtime_model.step_time` refuses them,
+naming the table). Like ``[energy]``, these figures are estimates; each carries its source
+in the TOML file and the uncertain ones are listed in ``unverified``.
 
 Weight bits: one definition
 ---------------------------
@@ -105,7 +116,8 @@ state.synaptic_input_bits          a *limit*: the compiler keeps the worst-case 
                                    past it (with a warning) is emulated without that overflow
 decay.bits, decay.current_offset,  the emulator's decay factors (``ChipArithmetic``)
 decay.voltage_offset
-core.*, energy.*, board.*          placement and cost models only (no effect on dynamics)
+core.*, energy.*, board.*,         placement, cost and runtime models only (no effect on
+runtime.*                          dynamics)
 =================================  =======================================================
 
 A compiled network records its config (``info["hw"]``) and its
@@ -234,6 +246,16 @@ _SCHEMA = (
 _OPTIONAL_SCHEMA = (
     ("board", "chips_per_board", "chips_per_board", int, 1, 1 << 16, True),
     ("board", "inter_chip_spike_pj", "inter_chip_spike_pj", float, 0.0, 1e6, False),
+    ("runtime", "neuron_update_ns", "runtime_neuron_update_ns", float, 0.0, 1e6, True),
+    ("runtime", "synaptic_op_ns", "runtime_synaptic_op_ns", float, 0.0, 1e6, True),
+    ("runtime", "spike_out_ns", "runtime_spike_out_ns", float, 0.0, 1e6, True),
+    ("runtime", "link_message_ns", "runtime_link_message_ns", float, 0.0, 1e6, True),
+    ("runtime", "barrier_ns", "runtime_barrier_ns", float, 0.0, 1e9, True),
+    ("runtime", "cores_per_router", "runtime_cores_per_router", int, 1, 1 << 16, True),
+    ("runtime", "mesh_columns", "runtime_mesh_columns", int, 1, 1 << 16, True),
+    ("runtime", "chip_link_message_ns", "runtime_chip_link_message_ns", float, 0.0, 1e9, False),
+    ("runtime", "chip_barrier_ns", "runtime_chip_barrier_ns", float, 0.0, 1e9, False),
+    ("runtime", "static_power_w", "static_power_w", float, 0.0, 1e4, False),
 )
 _TOP = ("format_version", "name", "description", "lava_runnable", "unverified")
 _OPTIONAL_TOP = ("emulator_only_reason",)
@@ -300,6 +322,18 @@ class HardwareConfig:
     inter_chip_spike_pj : float or None
         Energy of one spike crossing chips, picojoules (``board.inter_chip_spike_pj``);
         None when not given (inter-chip spikes counted, not priced).
+    runtime_neuron_update_ns, runtime_synaptic_op_ns, runtime_spike_out_ns,
+    runtime_link_message_ns, runtime_barrier_ns : float or None
+        ``[runtime]`` times, nanoseconds: per neuron update, per synaptic op, per
+        outgoing spike message, per message on one mesh link, and the per-step barrier
+        (:mod:`compiler.deploy.runtime_model`); None when the config has no ``[runtime]``.
+    runtime_cores_per_router, runtime_mesh_columns : int or None
+        Mesh layout: cores sharing one router, routers per mesh row.
+    runtime_chip_link_message_ns, runtime_chip_barrier_ns : float or None
+        Optional: time per message on a chip-to-chip link (default: ``link_message_ns``)
+        and extra barrier time per chip beyond the first (default 0).
+    static_power_w : float or None
+        Optional static (idle) power of the chips in use, watts; None: not priced.
     unverified : tuple of str
         ``"section.key"`` names whose public figures are uncertain.
     emulator_only_reason : str
@@ -341,6 +375,16 @@ class HardwareConfig:
     path: str = ""
     chips_per_board: int = 0
     inter_chip_spike_pj: Optional[float] = None
+    runtime_neuron_update_ns: Optional[float] = None
+    runtime_synaptic_op_ns: Optional[float] = None
+    runtime_spike_out_ns: Optional[float] = None
+    runtime_link_message_ns: Optional[float] = None
+    runtime_barrier_ns: Optional[float] = None
+    runtime_cores_per_router: Optional[int] = None
+    runtime_mesh_columns: Optional[int] = None
+    runtime_chip_link_message_ns: Optional[float] = None
+    runtime_chip_barrier_ns: Optional[float] = None
+    static_power_w: Optional[float] = None
 
     # ------------------------------------------------------------ loading
     @classmethod
@@ -599,11 +643,17 @@ class HardwareConfig:
             out["emulator_only_reason"] = self.emulator_only_reason
         for section, key, field_name, *_ in _SCHEMA:
             out.setdefault(section, {})[key] = getattr(self, field_name)
-        if self.chips_per_board:
-            for section, key, field_name, *_ in _OPTIONAL_SCHEMA:
-                if getattr(self, field_name) is not None:
-                    out.setdefault(section, {})[key] = getattr(self, field_name)
+        for section, key, field_name, *_ in _OPTIONAL_SCHEMA:
+            if section == "board" and not self.chips_per_board:
+                continue  # no [board] table (chips_per_board = 0 means none)
+            if getattr(self, field_name) is not None:
+                out.setdefault(section, {})[key] = getattr(self, field_name)
         return out
+
+    @property
+    def has_runtime(self) -> bool:
+        """Whether the config has a ``[runtime]`` table (wall-clock estimates possible)."""
+        return self.runtime_barrier_ns is not None
 
     def validated(self, source: str = "") -> "HardwareConfig":
         """This config checked by the rules of :meth:`from_dict` (schema ranges, types,
