@@ -310,28 +310,49 @@ class CausalProblem:
         """Read an ``.npz`` written by :meth:`save` (``alpha``, ``beta``, ``sigma``
         optional; dense ``features`` or the four sparse CSC members, whose structure is
         checked). Raises ``ValueError`` naming the file for a missing, corrupt or
-        incomplete file."""
+        incomplete file, and for a K x M ``observation`` (a stream for a decoder:
+        :func:`read_problem_file`)."""
         path = os.fspath(path)
-        contents = read_npz(path, "problem", keys=("observation",),
-                            optional=("features", "alpha", "beta", "sigma") + _SPARSE_MEMBERS)
-        sparse = [k for k in _SPARSE_MEMBERS if k in contents]
-        if "features" not in contents:
-            if len(sparse) != len(_SPARSE_MEMBERS):
-                missing = ["features"] if not sparse else [k for k in _SPARSE_MEMBERS if k not in contents]
-                raise ValueError(f"problem file {path!r} lacks array(s) {missing}")
-            contents["features"] = _sparse_from_members(contents, path)
-        elif sparse:
-            raise ValueError(f"problem file {path!r} holds both dense features and sparse "
-                             f"member(s) {sparse}")
-        kwargs = {}
-        for key in ("alpha", "beta", "sigma"):
-            if key in contents:
-                val = contents[key]
-                if val.size != 1:
-                    raise ValueError(f"problem file {path!r}: {key} must be a scalar, got shape {val.shape}")
-                kwargs[key] = float(val.reshape(()))
+        contents = read_problem_file(path, require_observation=True)
+        observation = contents.pop("observation")
+        if np.ndim(observation) != 1:
+            raise ValueError(f"problem file {path!r}: observation must have shape (M,), got "
+                             f"{np.shape(observation)} (a K x M stream of observations is decoded "
+                             "with `lava-causal decode`)")
         try:
-            return cls(contents["features"], contents["observation"], **kwargs)
+            return cls(contents.pop("features"), observation, **contents)
         except ValueError as exc:
             raise ValueError(f"problem file {path!r}: {exc}") from None
 
+
+
+def read_problem_file(path, require_observation: bool = False) -> dict:
+    """The members of a problem file: ``features`` (dense array or CSC matrix, from the
+    four sparse members), ``observation`` when present (M,) or (K, M), and the scalars
+    ``alpha``, ``beta``, ``sigma`` that are present. ValueError names the file and what is
+    missing or malformed; values are validated by :class:`CausalProblem`."""
+    path = os.fspath(path)
+    keys = ("observation",) if require_observation else ()
+    optional = ("features", "alpha", "beta", "sigma") + _SPARSE_MEMBERS
+    if not require_observation:
+        optional = ("observation",) + optional
+    contents = read_npz(path, "problem", keys=keys, optional=optional)
+    sparse = [k for k in _SPARSE_MEMBERS if k in contents]
+    if "features" not in contents:
+        if len(sparse) != len(_SPARSE_MEMBERS):
+            missing = ["features"] if not sparse else [k for k in _SPARSE_MEMBERS if k not in contents]
+            raise ValueError(f"problem file {path!r} lacks array(s) {missing}")
+        contents["features"] = _sparse_from_members(contents, path)
+    elif sparse:
+        raise ValueError(f"problem file {path!r} holds both dense features and sparse "
+                         f"member(s) {sparse}")
+    out = {"features": contents["features"]}
+    if "observation" in contents:
+        out["observation"] = contents["observation"]
+    for key in ("alpha", "beta", "sigma"):
+        if key in contents:
+            val = contents[key]
+            if val.size != 1:
+                raise ValueError(f"problem file {path!r}: {key} must be a scalar, got shape {val.shape}")
+            out[key] = float(val.reshape(()))
+    return out

@@ -38,6 +38,8 @@ def positive_features(seed=None, m: int = 100, n: int = 100) -> np.ndarray:
 def discrimination(seed=None, n: int = 100, m: int = 100, amplitude: float = 50.0,
                    alpha: float = 0.0, beta: float = 0.0) -> CausalProblem:
     r"""Fig. 2a-c: :math:`\mu = 50 u_{10}`; only cause 10 is active at the MAP."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= TARGET:
+        raise ValueError(f"n must be an integer > {TARGET} (the target cause is number {TARGET}), got {n!r}")
     u = positive_features(seed, m, n)
     return CausalProblem(u, amplitude * u[:, TARGET], alpha=alpha, beta=beta)
 

@@ -76,10 +76,6 @@ class FoldedNetwork:
 def fold(network: IFNetwork) -> FoldedNetwork:
     """Fold ``network`` to threshold 1 and reset 0 (see the module docstring)."""
     d = network.reset
-    h = network.reset_potential
-    bias = network.bias.copy()
-    if network.leak_tau is not None:
-        bias = bias - h / network.leak_tau
     if network.is_sparse:
         w = network.weights
         weights = with_data(w, w.data / d[row_of_entries(w)])
@@ -87,10 +83,23 @@ def fold(network: IFNetwork) -> FoldedNetwork:
     else:
         weights = network.weights / d[:, None]
         delays = network.delays.copy()
-    return FoldedNetwork(weights=weights, bias=bias / d, reset=d.copy(),
+    return FoldedNetwork(weights=weights,
+                         bias=fold_bias(network.bias, d, network.thresholds, network.leak_tau),
+                         reset=d.copy(),
                          threshold=network.thresholds.copy(), tau_syn=network.tau_syn,
                          delays=delays, leak_tau=network.leak_tau,
                          reset_mode=network.reset_mode)
+
+
+def fold_bias(bias, reset, threshold, leak_tau=None) -> np.ndarray:
+    r""":math:`b'_i = (b_i - H_i/\tau_m)/D_i` (:math:`H_i = \Theta_i - D_i`; the
+    :math:`H_i/\tau_m` term only with a leak) for biases of shape (N,) or (K, N)."""
+    bias = np.asarray(bias, float)
+    reset = np.asarray(reset, float)
+    if leak_tau is not None:
+        low = np.broadcast_to(np.asarray(threshold, float), reset.shape) - reset
+        bias = bias - low / leak_tau
+    return bias / reset
 
 
 def unfold(weights, bias, reset, threshold, leak_tau=None):

@@ -253,12 +253,14 @@ def encode_weights(target: np.ndarray, splits: int, fmt: WeightFormat, rounding:
 @dataclass
 class EncodedBias:
     """Result of :func:`encode_bias`: mantissas, exponents, effective integers
-    (:math:`m 2^e`) and the number of clipped neurons."""
+    (:math:`m 2^e`), the number of clipped neurons and which they are (a mask of the
+    target's shape)."""
 
     mantissa: np.ndarray
     exponent: np.ndarray
     effective: np.ndarray
     clipped: int
+    clipped_mask: Optional[np.ndarray] = None
 
 
 def encode_bias(target, mantissa_bits: int, exponent_min: int, exponent_max: int,
@@ -284,4 +286,4 @@ def encode_bias(target, mantissa_bits: int, exponent_min: int, exponent_max: int
         x = target[~done] / 2.0 ** exponent_max
         mant[~done] = np.clip(np.round(x), lo, hi)
     effective = mant * (2.0 ** expo)
-    return EncodedBias(mant, expo, effective, clipped)
+    return EncodedBias(mant, expo, effective, clipped, ~done)

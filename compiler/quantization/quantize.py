@@ -410,7 +410,6 @@ def _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, 
     and the mantissas are (nnz,) vectors (:func:`_split_matrices` makes the CSR splits).
     The split-count search keeps the integers of the leading candidate only (the
     others' statistics are recorded): memory of two candidates, not ``max_splits``."""
-    n = folded.n
     w = folded.weights
     sparse = sp.issparse(w)
     target_values = scale * (w.data if sparse else w) * kappa / 2.0 ** hwc.activation_shift
@@ -435,14 +434,7 @@ def _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, 
         reason = "requested"
     effective = with_data(w, enc.effective) if sparse else enc.effective
     bias_nominal = scale * folded.bias * dt
-    trunc = np.zeros(n)
-    reset = np.zeros(n)
-    if rates is not None and want_trunc:
-        factor = hwc.arithmetic.current_decay_factor(du)
-        trunc = current_truncation_deficit(effective, rates, dt, hwc.activation_shift, factor,
-                                           hwc.decay_bits, seed=0 if seed is None else int(seed))
-    if rates is not None and want_reset:
-        reset = reset_overshoot_bias(scale, rates, dt)
+    trunc, reset = bias_corrections(scale, effective, rates, dt, hwc, du, seed, want_trunc, want_reset)
     rng = np.random.default_rng(None if seed is None else seed + 1) if rounding == "stochastic" else None
     encb = encode_bias(bias_nominal + trunc + reset, bbits, hwc.bias_exponent_min, hwc.bias_exponent_max,
                        rounding, rng)
@@ -455,6 +447,25 @@ def _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, 
         mean_u = float(np.max(np.abs(per_spike @ (rates * dt)), initial=0.0))
     return dict(enc=enc, encb=encb, trunc=trunc, reset=reset, target_a=target_a, bias_nominal=bias_nominal,
                 candidates=candidates, chosen_k=chosen_k, reason=reason, worst=worst, mean_u=mean_u)
+
+
+def bias_corrections(scale, effective, rates, dt, hwc: HardwareConfig, du, seed, want_trunc: bool,
+                     want_reset: bool):
+    """The two dynamic bias corrections of :mod:`compiler.quantization.corrections` at
+    operating ``rates`` (Hz; None: none), in voltage units per step, shape (N,):
+    ``(truncation, reset)``. ``effective``: summed-input units one spike delivers (all
+    splits, dense or CSR); ``seed``: the compile's (None: 0), seeding the calibration's
+    spike-train phases."""
+    n = effective.shape[0]
+    trunc = np.zeros(n)
+    reset = np.zeros(n)
+    if rates is not None and want_trunc:
+        factor = hwc.arithmetic.current_decay_factor(du)
+        trunc = current_truncation_deficit(effective, rates, dt, hwc.activation_shift, factor,
+                                           hwc.decay_bits, seed=0 if seed is None else int(seed))
+    if rates is not None and want_reset:
+        reset = reset_overshoot_bias(scale, rates, dt)
+    return trunc, reset
 
 
 def _split_matrices(enc, weights) -> tuple:

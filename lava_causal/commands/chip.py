@@ -7,6 +7,7 @@ from compiler.quantization.quantize import BIAS_BITS_RANGE, MAX_SPLITS
 from compiler.system import resources
 from ..network import build_network
 from ..solve import CHIP_DT
+from compiler.system.files import npz_members
 from ._common import (CliError, add_force_argument, add_hw_argument, int_range, load_problem,
                       non_negative_float, output_path, positive_float, positive_int, print_json,
                       seed)
@@ -29,6 +30,8 @@ def cmd_compile(args):
         network = compiler.from_nir(args.nir)
     else:
         output_path(args.output, args.problem)
+        if is_decoder_input(args.problem):
+            return compile_decoder_file(args, splits)
         problem = load_problem(args.problem, args.force)
         resources.check_problem(problem.n_inputs, problem.n_causes, chip=True,
                                 splits=splits, emulate=False, force=args.force,
@@ -47,6 +50,53 @@ def cmd_compile(args):
         fixed.save(args.output)
         if not args.json:
             print(f"wrote the compiled network to {args.output} (read it with compiler.load)")
+
+
+def is_decoder_input(path) -> bool:
+    """Whether a problem file holds features alone or a K x M stream of observations:
+    ``compile`` then makes a decoder (compiled once, decoding many observations)."""
+    try:
+        members = npz_members(path, "problem")
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    shape = members.get("observation", (None,))[0]
+    return shape is None or len(shape) == 2
+
+
+def compile_decoder_file(args, splits):
+    """``compile FEATURES.npz``: a :class:`lava_causal.decoder.Decoder` from the features
+    (and the prior) of a file without a single observation; a K x M ``observation`` is
+    the design set. Prints the quantization report; ``-o`` writes the decoder."""
+    from ..decoder import compile_decoder
+    from ..problem import read_problem_file
+
+    try:
+        contents = read_problem_file(args.problem)
+        features = contents["features"]
+        m, n = features.shape
+        resources.check_problem(m, n, chip=True, splits=splits, emulate=False, force=args.force,
+                                features=features)
+        decoder = compile_decoder(
+            features, hw=args.hw, dt=args.dt, alpha=contents.get("alpha", 0.0),
+            beta=contents.get("beta", 0.0), sigma=contents.get("sigma", 1.0),
+            tau_syn=5e-3 if args.tau_syn is None else args.tau_syn,
+            design_observations=contents.get("observation"), strict=args.strict,
+            weight_bits=args.weight_bits, bias_bits=args.bias_bits, rounding=args.rounding,
+            weight_splits=splits, seed=args.seed, allow_unstable=args.allow_unstable)
+    except ValueError as exc:
+        raise CliError(f"compile: {exc}") from None
+    report = compiler.quantization_report(decoder.fixed)
+    if args.json:
+        print_json({"decoder": {"n_causes": n, "n_inputs": m, "design": (
+            "mean of the file's observations" if "observation" in contents else
+            "every cause at the design rate")}, **report})
+    else:
+        print(report.table())
+    if args.output:
+        decoder.save(args.output)
+        if not args.json:
+            print(f"wrote the decoder to {args.output} (decode observations with `lava-causal decode "
+                  f"{args.output} OBSERVATIONS.npz`)")
 
 
 def hardware_summary() -> list:
@@ -112,8 +162,10 @@ def cmd_info(args):
 
 def register(sub):
     p = sub.add_parser("compile", help="quantize a problem's (or a NIR graph's) network for a chip; "
-                                       "print the report")
-    p.add_argument("problem", nargs="?", help="problem file (.npz); or give --nir")
+                                       "print the report. A file of features alone (or with a "
+                                       "K x M observation) makes a decoder for `decode`")
+    p.add_argument("problem", nargs="?", help="problem file (.npz); features alone: a decoder; "
+                                              "or give --nir")
     p.add_argument("--nir", metavar="GRAPH", help="compile the network of a NIR graph (.nir) instead")
     add_hw_argument(p)
     p.add_argument("--dt", type=positive_float("--dt"), default=CHIP_DT, help="seconds per chip step")
