@@ -96,7 +96,9 @@ test-all: $(STAMP) venv-lava
 bench: $(STAMP) venv-lava
 	$(VPY) -m pip install -q -e '.[bench]'
 	$(VPY) benchmarks/float_simulator.py
+	$(LPY) -m pip install -q -e '.[bench]'
 	$(LPY) benchmarks/emulator_vs_lava.py
+	$(LPY) benchmarks/decode.py
 	$(VPY) benchmarks/chip_accuracy.py
 	$(VPY) benchmarks/error_budget.py
 

@@ -269,8 +269,10 @@ class Decoder:
             length of the run that met it, and ``converged`` says which did by ``steps``.
         backend : {"emulator", "lava", "loihi2"}
             ``emulator``: all K at once (the emulator's trials, in parallel threads);
-            ``lava``: Lava's fixed_pt CPU models, one run per observation; ``loihi2``:
-            Lava on Loihi 2 (needs Intel's lava-loihi).
+            ``lava``: Lava's fixed_pt CPU models, one network built and started once, its
+            bias and state Vars set per observation
+            (:func:`compiler.backends.lava.run_lava_stream`); ``loihi2``: the same on
+            Loihi 2 (needs Intel's lava-loihi).
         seed : int, optional
             Seed of the initial voltages (drawn per observation; recorded).
         metrics : bool
@@ -298,8 +300,10 @@ class Decoder:
             seed = int(np.random.SeedSequence().entropy % (2 ** 63))
         v0, _ = resolve_initial_voltages(self.fixed, k, seed, None)
 
+        lava_timings = []
+
         def run(length, which):
-            return self._run(backend, length, v0[which], bias, which, progress)
+            return self._run(backend, length, v0[which], bias, which, progress, lava_timings)
 
         estimate = None
         if target_error is None:
@@ -319,22 +323,28 @@ class Decoder:
         prov = {"backend": backend_name, "hw": self.hw, "dt": self.dt, "seed": int(seed),
                 "steps_requested": steps, "target_error": target_error, "observations": int(k),
                 "corrections": self.corrections, "versions": versions()}
+        if lava_timings:  # Lava: built and started once per run, then per observation
+            prov["lava"] = {key: float(sum(t[key] for t in lava_timings)) for key in lava_timings[0]}
         return DecodeResult(rates=rates, counts=counts, steps=used, dt=self.dt,
                             backend=backend_name, hw=self.hw, seed=int(seed), initial_voltages=v0,
                             bias_clipped=bias.clipped, relative_error=errors,
                             estimated_error=estimate, converged=converged, wall_time=wall,
                             provenance=prov)
 
-    def _run(self, backend, steps, v0, bias: Rebiased, which, progress) -> np.ndarray:
+    def _run(self, backend, steps, v0, bias: Rebiased, which, progress, timings: list) -> np.ndarray:
         """Counts (len(which), N) of ``steps`` steps from ``v0`` with the biases of
-        observations ``which``."""
+        observations ``which``. Lava: one network for all of them
+        (:func:`compiler.backends.lava.run_lava_stream`), its timings appended to
+        ``timings``."""
         if backend == "emulator":
             return emulate(self.fixed, int(steps), trials=len(which), v0=v0,
                            bias=bias.effective[which], progress=progress).counts
-        from compiler import run_lava
+        from compiler.backends.lava import run_lava_stream
         target = "cpu" if backend == "lava" else "loihi2"
-        return np.stack([run_lava(self.network_for(None, bias, i), int(steps), v0=v0[j],
-                                  target=target).counts[0] for j, i in enumerate(which)])
+        run = run_lava_stream(self.fixed, int(steps), bias.bias_mant[which], bias.bias_exp[which],
+                              v0, target=target)
+        timings.append({k: run.provenance[k] for k in ("startup_s", "execute_s", "reset_s")})
+        return run.counts
 
     def _run_to_target(self, run, obs, k, max_steps, target):
         """Doubling runs until each decode's :func:`estimated_error` (from the last two

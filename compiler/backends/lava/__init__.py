@@ -17,7 +17,8 @@ Modules, each importing only those above it:
   network with a timeout and always stopping it.
 * :mod:`~compiler.backends.lava.build`: the Lava processes of one trial; the float
   conversion of ``floating_pt``.
-* :mod:`~compiler.backends.lava.run`: :func:`run_lava`, the trial loop.
+* :mod:`~compiler.backends.lava.run`: :func:`run_lava`, the trial loop;
+  :func:`run_lava_stream`, one network run for many inputs that differ in bias.
 * :mod:`~compiler.backends.lava.processes`: the custom SpikeCounter process (imports Lava).
 """
 from compiler.backends.lava.build import LavaNetwork, build_lava_network, float_parameters
@@ -26,13 +27,13 @@ from compiler.backends.lava.checks import (BIAS_EXP_RANGE, BIAS_MANT_RANGE, CONN
                                            VTH_RANGE, check_lava_compatible, lava_refusal,
                                            representable_weight_range, resolve_connectivity,
                                            weight_density, weight_sign_mode)
-from compiler.backends.lava.run import run_lava
+from compiler.backends.lava.run import run_lava, run_lava_stream
 from compiler.backends.lava.runtime import (INTERRUPT_GRACE, KILL_GRACE, STOP_GRACE, TAGS, TARGETS,
                                             BackendUnavailable, default_timeout, import_lava,
                                             lava_status, loihi_available, run_config, running,
                                             shutdown)
 
-__all__ = ["run_lava", "BackendUnavailable", "lava_status", "loihi_available", "import_lava",
+__all__ = ["run_lava", "run_lava_stream", "BackendUnavailable", "lava_status", "loihi_available", "import_lava",
            "check_lava_compatible", "lava_refusal", "representable_weight_range", "weight_sign_mode",
            "resolve_connectivity", "weight_density", "build_lava_network", "LavaNetwork",
            "float_parameters", "run_config", "running", "shutdown", "default_timeout",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from dataclasses import replace
 from typing import Optional
 
 import numpy as np
@@ -27,8 +28,8 @@ from compiler.backends.emulator import ExecutionResult, resolve_initial_voltages
 from compiler.backends.lava.build import FLOAT_CONVERSION, build_lava_network
 from compiler.backends.lava.checks import (check_choice, check_lava_compatible, lava_refusal,
                                            resolve_connectivity)
-from compiler.backends.lava.runtime import (TAGS, TARGETS, default_timeout, lava_version, run_config,
-                                            running)
+from compiler.backends.lava.runtime import (TAGS, TARGETS, default_timeout, lava_version, run_again,
+                                            run_config, running)
 from compiler.quantization.fixed_point import FixedPointNetwork
 
 
@@ -137,3 +138,68 @@ def _provenance(fixed, backend, tag, target, run_cfg, steps, trials, seed, timeo
     if tag == "floating_pt":
         prov["float_conversion"] = FLOAT_CONVERSION
     return prov
+
+
+def run_lava_stream(fixed: FixedPointNetwork, steps: int, bias_mant, bias_exp, v0,
+                    target: str = "cpu", timeout: Optional[float] = None,
+                    connectivity: str = "auto") -> ExecutionResult:
+    """Run ``fixed`` on Lava for K inputs that differ only in bias, building and
+    starting the Lava network **once**.
+
+    Input ``k`` runs ``steps`` steps from initial voltages ``v0[k]`` with bias fields
+    ``bias_mant[k]``, ``bias_exp[k]`` (K x N integers, e.g. from
+    :func:`compiler.quantization.rebias.rebias`). Between inputs the paused network's
+    Vars are set: ``LIF.bias_mant``, ``bias_exp``, ``v`` (to ``v0[k]``), ``u`` (0), every
+    connection's ``a_buff`` (its pending input, 0) and the counter (0), so each input
+    starts from the state a freshly built network has: its counts equal
+    ``run_lava(replace(fixed, bias_mant=..., bias_exp=...), steps, v0=v0[k])`` and the
+    emulator's. ``fixed_pt`` only. ``provenance`` has ``startup_s`` (once),
+    ``execute_s`` (all inputs), ``reset_s`` (setting the Vars, all inputs) and
+    ``inputs``.
+    """
+    refusal = lava_refusal(fixed) if isinstance(fixed, FixedPointNetwork) else ""
+    if refusal:
+        raise ValueError(refusal)
+    check_choice("target", target, TARGETS)
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    bias_mant = np.atleast_2d(np.asarray(bias_mant, np.int64))
+    bias_exp = np.atleast_2d(np.asarray(bias_exp, np.int64))
+    k = bias_mant.shape[0]
+    if bias_mant.shape != (k, fixed.n) or bias_exp.shape != (k, fixed.n):
+        raise ValueError(f"bias_mant and bias_exp must have shape (K, {fixed.n}), got "
+                         f"{bias_mant.shape} and {bias_exp.shape}")
+    v_init, _ = resolve_initial_voltages(fixed, k, None, v0)
+    # Every input's fields within the config (the same check as a compiled network's).
+    for i in range(k):
+        check_lava_compatible(replace(fixed, bias_mant=bias_mant[i], bias_exp=bias_exp[i]))
+    connectivity = resolve_connectivity(fixed, connectivity)
+    run_cfg = run_config(target, "fixed_pt")
+    timeout = default_timeout(steps, fixed.n) if timeout is None else float(timeout)
+    first = replace(fixed, bias_mant=bias_mant[0], bias_exp=bias_exp[0])
+    net = build_lava_network(first, v_init[0], "fixed_pt", connectivity=connectivity)
+    counts = np.zeros((k, fixed.n), np.int64)
+    timings = {"startup_s": 0.0, "execute_s": 0.0, "reset_s": 0.0}
+    start = time.perf_counter()
+    with running(net.lif, steps, run_cfg, timeout) as times:
+        timings.update(startup_s=times["startup_s"], execute_s=times["execute_s"])
+        counts[0] = np.rint(net.counter.count.get()).astype(np.int64)
+        for i in range(1, k):
+            t0 = time.perf_counter()
+            net.lif.bias_mant.set(bias_mant[i])
+            net.lif.bias_exp.set(bias_exp[i])
+            net.lif.v.set(v_init[i])
+            net.lif.u.set(np.zeros(fixed.n, np.int64))
+            for conn in net.connections:
+                conn.a_buff.set(np.zeros(conn.a_buff.shape, np.int64))
+            net.counter.count.set(np.zeros(fixed.n))
+            timings["reset_s"] += time.perf_counter() - t0
+            timings["execute_s"] += run_again(net.lif, steps, timeout)
+            counts[i] = np.rint(net.counter.count.get()).astype(np.int64)
+    wall = time.perf_counter() - start
+    backend = "loihi2" if target == "loihi2" else "lava-fixed_pt"
+    prov = dict(_provenance(fixed, backend, "fixed_pt", target, run_cfg, steps, k, None, timeout,
+                            timings), connectivity=connectivity, inputs=int(k),
+                trials_mode="one Lava network, new bias and state per input")
+    return ExecutionResult(counts=counts, steps=int(steps), dt=fixed.dt, seed=None, backend=backend,
+                           hw_name=fixed.hw_name, wall_time=wall, provenance=prov)

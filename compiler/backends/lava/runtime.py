@@ -231,6 +231,18 @@ def running(root, steps: int, run_cfg, timeout: float, stop_grace: float = STOP_
                     terminate_pids(forked.pids(), KILL_GRACE)
 
 
+def run_again(root, steps: int, timeout: float) -> float:
+    """Run the already started (and paused) network of ``root`` for ``steps`` more
+    steps, inside the ``with`` block of :func:`running` (which stops it whatever
+    happens); returns the seconds it took. Raises like :func:`running`."""
+    from lava.magma.core.run_conditions import RunSteps
+
+    start = time.perf_counter()
+    root.run(condition=RunSteps(num_steps=int(steps), blocking=False))
+    _wait_until_done(root.runtime, steps, timeout)
+    return time.perf_counter() - start
+
+
 def _wait_until_done(runtime, steps, timeout):
     """Poll the runtime services' reply channels until every one has answered,
     then let Lava read the replies (``wait()`` raises on a reported process error).
