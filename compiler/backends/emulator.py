@@ -789,17 +789,26 @@ def _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
         uu = np.trunc(u[i] * u_factor) + act
         if wraps:
             uu = _wrap32(uu)
-        uu = uu - two_state if uu > state_max else uu
-        uu = uu + two_state if uu <= -state_max else uu
-        u[i] = uu
-        vv = (np.trunc(v[i] * v_factor) if leak else v[i]) + uu + bias[i]
-        vv = v_limit if vv > v_limit else vv
-        vv = -v_limit if vv < -v_limit else vv
-        s = vv > vth
-        v[i] = 0.0 if s else vv
-        flags[i] = s
-        count += s
+        count += _settle(u, v, flags, i, uu, np.trunc(v[i] * v_factor) if leak else v[i], bias[i],
+                         two_state, state_max, v_limit, vth)
     return count
+
+
+@njit(cache=True, inline="always")
+def _settle(u, v, flags, i, uu, decayed_v, bias, two_state, state_max, v_limit, vth):
+    """The end of neuron ``i``'s step, shared by both loops: the 24-bit wrap of ``u``
+    (once, like Lava), ``v = decay(v) + u + bias`` saturated, the strict threshold and
+    the hard reset; writes ``u[i]``, ``v[i]``, ``flags[i]`` and returns 1 for a spike."""
+    uu = uu - two_state if uu > state_max else uu
+    uu = uu + two_state if uu <= -state_max else uu
+    u[i] = uu
+    vv = decayed_v + uu + bias
+    vv = v_limit if vv > v_limit else vv
+    vv = -v_limit if vv < -v_limit else vv
+    s = vv > vth
+    v[i] = 0.0 if s else vv
+    flags[i] = s
+    return 1 if s else 0
 
 
 @njit(cache=True, inline="always")
@@ -842,16 +851,8 @@ def _lif_step(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
         act = _wrap32(np.float64(row[i]) * act_scale)
         row[i] = 0
         uu = _wrap32(np.float64(_decay(np.int64(u[i]), iu_factor, decay_bits)) + act)
-        uu = uu - two_state if uu > state_max else uu
-        uu = uu + two_state if uu <= -state_max else uu
-        u[i] = uu
-        vv = np.float64(_decay(np.int64(v[i]), iv_factor, decay_bits)) + uu + bias[i]
-        vv = v_limit if vv > v_limit else vv
-        vv = -v_limit if vv < -v_limit else vv
-        s = vv > vth
-        v[i] = 0.0 if s else vv
-        flags[i] = s
-        count += s
+        count += _settle(u, v, flags, i, uu, np.float64(_decay(np.int64(v[i]), iv_factor, decay_bits)),
+                         bias[i], two_state, state_max, v_limit, vth)
     return count
 
 
