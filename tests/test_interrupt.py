@@ -27,6 +27,8 @@ import lava_causal.simulator as simulator_module
 from lava_causal import build_network, simulate, tasks
 from lava_causal.staged import ChipEffects, StageIngredients, run_staged
 
+from _pacers import RandomPacer
+
 ROOT = Path(__file__).resolve().parents[1]
 LATENCY = 5.0
 """Seconds allowed from the signal to the end of the process (a chunk is ~0.2 s; the
@@ -130,27 +132,10 @@ def test_command_line_ends_cleanly_on_signals(problem_file, backend, trials, sig
 
 
 # ------------------------------------------------------------------ chunked == unchunked
-class _RandomPacer:
-    """Chunks of random sizes in [1, high] (one unit = one step or one work unit)."""
-
-    def __init__(self, high, seed=0):
-        self.rng = np.random.default_rng(seed)
-        self.high = high
-        self.chunks = 0
-
-    def __call__(self, first, *args, **kwargs):
-        return self
-
-    @property
-    def size(self):
-        self.chunks += 1
-        return int(self.rng.integers(1, self.high + 1))
-
-    def record(self, units, seconds):
-        pass
 
 
-class _OneChunk(_RandomPacer):
+
+class _OneChunk(RandomPacer):
     @property
     def size(self):
         self.chunks += 1
@@ -180,7 +165,7 @@ def test_float_chunked_equals_unchunked(monkeypatch, case):
     make, extra = FLOAT_CASES[case]
     net = make()
     kwargs = dict(dict(duration=0.5, dt=1e-4, trials=2, seed=3, record_spikes=True, window=0.05), **extra)
-    whole_pacer, chunked_pacer = _OneChunk(0), _RandomPacer(500)
+    whole_pacer, chunked_pacer = _OneChunk(0), RandomPacer(500)
     whole = _with_pacer(monkeypatch, simulator_module, whole_pacer, lambda: simulate(net, **kwargs))
     chunked = _with_pacer(monkeypatch, simulator_module, chunked_pacer,
                           lambda: simulate(net, **kwargs))
@@ -204,7 +189,7 @@ def test_emulator_chunked_equals_unchunked(monkeypatch):
         return compiler.emulate(fixed, 3000, trials=3, seed=4, record=True)
 
     whole = _with_pacer(monkeypatch, emulator_module, _OneChunk(0), run)
-    chunked_pacer = _RandomPacer(40)
+    chunked_pacer = RandomPacer(40)
     chunked = _with_pacer(monkeypatch, emulator_module, chunked_pacer, run)
     assert chunked_pacer.chunks > 50 and whole.counts.sum() > 1000
     np.testing.assert_array_equal(chunked.counts, whole.counts)
@@ -223,7 +208,7 @@ def test_staged_chunked_equals_unchunked(monkeypatch, noise):
                           noise_std=noise, noise_seed=9)
 
     whole = _with_pacer(monkeypatch, emulator_module, _OneChunk(0), run)
-    chunked = _with_pacer(monkeypatch, emulator_module, _RandomPacer(50), run)
+    chunked = _with_pacer(monkeypatch, emulator_module, RandomPacer(50), run)
     assert whole.sum() > 500
     np.testing.assert_array_equal(chunked, whole)
 

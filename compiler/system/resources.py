@@ -16,8 +16,9 @@ Memory model (bytes; :math:`N` neurons, :math:`T` trials, :math:`s` weight split
 * the float simulator: :math:`3 \cdot 8N^2` (transposed weights, integer delays and
   the rounding of the delays), per trial :math:`8N(5 + 2W)` (initial and final
   voltages, counts of the :math:`W` windows, stacked), per worker thread a delay ring
-  of :math:`9N(d+1)` for delays of up to :math:`d` steps and :math:`7 \cdot 8N` of
-  local state and noise scratch, and with ``record_spikes``
+  of :math:`9N(d+1)` for delays of up to :math:`d` steps, :math:`8 \cdot 8N` of
+  local state, noise scratch and crossing bounds and a 32 KiB propagator table, and
+  with ``record_spikes``
   56 bytes per spike;
 * compiling: :math:`(12 + 1.25 s) \cdot 8N^2` at the peak for a given ``s``,
   :math:`25 \cdot 8N^2` for ``weight_splits="auto"``, :math:`12 \cdot 8N^2` more with
@@ -175,8 +176,10 @@ def simulate_memory(n: int, trials: int = 1, *, delay_steps: int = 0, n_windows:
     n, trials = _count("N", n, 1), _count("trials", trials, 1)
     delay_steps, n_windows = _count("delay_steps", delay_steps), _count("n_windows", n_windows, 1)
     per_trial = FLOAT_BYTES * n * (5 + 2 * n_windows) + 2 * FLOAT_BYTES
-    # the ring, local copies (4 N) and the noise scratch (3 N: normals, words, layers)
-    per_worker = (FLOAT_BYTES + 1) * n * (delay_steps + 1) + 7 * FLOAT_BYTES * n
+    # the ring, local copies (4 N), the noise scratch (3 N: normals, words, layers), the
+    # event search's crossing bounds (N) and its propagator table (2 x 2048 doubles)
+    per_worker = ((FLOAT_BYTES + 1) * n * (delay_steps + 1) + 8 * FLOAT_BYTES * n
+                  + 2 * 2048 * FLOAT_BYTES)
     spikes = SPIKE_RECORD_BYTES * max(0.0, float(spikes_per_trial)) * trials
     return int(_shared(n, SIMULATE_SHARED, nnz, SIMULATE_SPARSE_SYNAPSE) + trials * per_trial
                + _workers(trials, workers) * per_worker + spikes)
