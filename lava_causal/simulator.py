@@ -285,12 +285,14 @@ def _value_at(v, c, b, m, dt, inv_tm, inv_ts):
 
 
 @njit(cache=True, nogil=True)
-def _first_crossing(v, c, b, theta, inv_tm, inv_ts, dt, lo, hi):
+def _first_crossing(v, c, b, theta, inv_tm, inv_ts, dt, lo, hi, tab):
     """The first step in (lo, hi] at which one neuron is above threshold, given that it is
     not at lo and is at hi (its voltage is unimodal, so the crossing is unique there):
-    regula falsi on the step grid with the Illinois correction, then bisection."""
-    fa = _value_at(v, c, b, lo, dt, inv_tm, inv_ts) - theta
-    fb = _value_at(v, c, b, hi, dt, inv_tm, inv_ts) - theta
+    regula falsi on the step grid with the Illinois correction, then bisection. Values
+    by :func:`_value_on_grid` (``tab``: the propagator table of a non-leaky run, (2, 0)
+    for none)."""
+    fa = _value_on_grid(v, c, b, lo, dt, inv_tm, inv_ts, tab) - theta
+    fb = _value_on_grid(v, c, b, hi, dt, inv_tm, inv_ts, tab) - theta
     side = 0
     evals = 0
     while hi - lo > 1:
@@ -300,7 +302,7 @@ def _first_crossing(v, c, b, theta, inv_tm, inv_ts, dt, lo, hi):
             m = min(max(m, lo + 1), hi - 1)
         else:
             m = (lo + hi) // 2
-        fm = _value_at(v, c, b, m, dt, inv_tm, inv_ts) - theta
+        fm = _value_on_grid(v, c, b, m, dt, inv_tm, inv_ts, tab) - theta
         if fm > 0.0:
             hi = m
             fb = fm
@@ -360,7 +362,8 @@ def _safe_steps(v, cur, bias, theta, inv_tm, inv_ts, dt, cap, guess=1, check_now
             lo = m
             m = min(2 * m, hi - 1) if hi == cap + 1 else (lo + hi) // 2
         else:
-            hi = _first_crossing(v[j], cur[j], bias[j], theta, inv_tm, inv_ts, dt, lo, m)
+            hi = _first_crossing(v[j], cur[j], bias[j], theta, inv_tm, inv_ts, dt, lo, m,
+                                 np.empty((2, 0)))
             m = hi - 1
             if m <= lo:
                 break
@@ -488,36 +491,13 @@ def _value_tab(v, c, b, m, dt, inv_ts, tab):
     return 1.0 * v + (m * dt) * b + ci * c
 
 
-@njit(cache=True, nogil=True)
-def _crossing_from(v, c, b, inv_ts, dt, lo, hi, tab):
-    """Non-leaky: the first step in (lo, hi] at which one neuron is above 1 (it is at
-    hi, not at lo), by :func:`_first_crossing`'s regula falsi with the values from the
-    propagator table (a few flops per step tried)."""
-    fa = _value_tab(v, c, b, lo, dt, inv_ts, tab) - 1.0
-    fb = _value_tab(v, c, b, hi, dt, inv_ts, tab) - 1.0
-    side = 0
-    evals = 0
-    while hi - lo > 1:
-        evals += 1
-        if evals <= 8 and fb > fa:
-            m = lo + np.int64((-fa) / (fb - fa) * (hi - lo))
-            m = min(max(m, lo + 1), hi - 1)
-        else:
-            m = (lo + hi) // 2
-        fm = _value_tab(v, c, b, m, dt, inv_ts, tab) - 1.0
-        if fm > 0.0:
-            hi = m
-            fb = fm
-            if side == -1:
-                fa *= 0.5
-            side = -1
-        else:
-            lo = m
-            fa = fm
-            if side == 1:
-                fb *= 0.5
-            side = 1
-    return hi
+@njit(cache=True, nogil=True, inline="always")
+def _value_on_grid(v, c, b, m, dt, inv_tm, inv_ts, tab):
+    """:func:`_value_at`; without leak :func:`_value_tab` (the same numbers, c_I from
+    the table ``tab`` where it has them)."""
+    if inv_tm == 0.0:
+        return _value_tab(v, c, b, m, dt, inv_ts, tab)
+    return _value_at(v, c, b, m, dt, inv_tm, inv_ts)
 
 
 @njit(cache=True, nogil=True)
@@ -532,7 +512,7 @@ def _next_event_nl(x, cur, bias, row, add_row, pend, cb_p, ci_p, q_p, jr, hard, 
     A horizon pass at h steps (vectorized, :func:`_horizon_pass`) either finds every
     neuron at or below 1 at h (then all of [0, h] is safe: the horizon doubles) or
     names the neuron with the smallest crossing bound, whose exact crossing step s is
-    found by a scalar search (:func:`_crossing_from`). Neurons whose bound is not after
+    found by a scalar search (:func:`_first_crossing`). Neurons whose bound is not after
     s - 1 are checked at s - 1, one by one when they are few (a neuron at or below 1
     at both ends of [0, s - 1] is below on all of it), else by another horizon pass at
     h = s - 1."""
@@ -568,7 +548,7 @@ def _next_event_nl(x, cur, bias, row, add_row, pend, cb_p, ci_p, q_p, jr, hard, 
             m = _min_bits(bits)
             while bits[j] != m:
                 j += 1
-        s = _crossing_from(x[j], cur[j], bias[j], inv_ts, dt, lo, h, tab)
+        s = _first_crossing(x[j], cur[j], bias[j], 1.0, 0.0, inv_ts, dt, lo, h, tab)
         if s - 1 <= lo:
             return s - 1, passes, j, _alone(lbuf, j, s)
         thr = (s - 1) * (1.0 + 1e-9) + _BOUND_MARGIN
@@ -583,7 +563,7 @@ def _next_event_nl(x, cur, bias, row, add_row, pend, cb_p, ci_p, q_p, jr, hard, 
             if i == lead or not lbuf[i] < thr:
                 continue
             if _value_tab(x[i], cur[i], bias[i], s - 1, dt, inv_ts, tab) > 1.0:
-                s = _crossing_from(x[i], cur[i], bias[i], inv_ts, dt, lo, s - 1, tab)
+                s = _first_crossing(x[i], cur[i], bias[i], 1.0, 0.0, inv_ts, dt, lo, s - 1, tab)
                 thr = (s - 1) * (1.0 + 1e-9) + _BOUND_MARGIN
                 j = i
                 if s - 1 <= lo:

@@ -27,7 +27,7 @@ import lava_causal.simulator as simulator_module
 from lava_causal import build_network, simulate, tasks
 from lava_causal.staged import ChipEffects, StageIngredients, run_staged
 
-from _pacers import RandomPacer
+from _helpers import RandomPacer
 
 ROOT = Path(__file__).resolve().parents[1]
 LATENCY = 5.0

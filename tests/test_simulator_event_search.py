@@ -7,18 +7,10 @@ import pytest
 from lava_causal import build_network, signal_tracking_network, tasks
 from lava_causal import simulator as sim
 from lava_causal.simulator import simulate
-from _pacers import RandomPacer
+from _helpers import RandomPacer, simulate_in_mode
 
 
 
-
-
-def _run(monkeypatch, net, mode, **kwargs):
-    monkeypatch.setattr(sim, "_FORCE_MODE", mode)
-    try:
-        return simulate(net, **kwargs)
-    finally:
-        monkeypatch.setattr(sim, "_FORCE_MODE", None)
 
 
 CASES = {
@@ -34,8 +26,8 @@ def test_event_search_equals_stepping(monkeypatch, case):
     net = CASES[case]()
     assert net.leak_tau is None and np.min(net.bias) >= 0
     kwargs = dict(duration=0.3, dt=1e-4, trials=2, seed=5, record_spikes=True)
-    step = _run(monkeypatch, net, sim.STEP, **kwargs)
-    res = _run(monkeypatch, net, None, **kwargs)
+    step = simulate_in_mode(monkeypatch, net, sim.STEP, **kwargs)
+    res = simulate_in_mode(monkeypatch, net, None, **kwargs)
     assert step.counts.sum() > 50
     np.testing.assert_array_equal(res.counts, step.counts)
     for (ta, ia), (tb, ib) in zip(res.spikes, step.spikes):

@@ -8,7 +8,7 @@ import scipy.stats
 from lava_causal import build_network, signal_tracking_network, tasks
 from lava_causal import simulator as sim
 from lava_causal.simulator import simulate
-from _pacers import RandomPacer
+from _helpers import RandomPacer, simulate_in_mode
 
 
 def _mixed(amplitude=60.0):
@@ -35,25 +35,17 @@ CASES = {
 }
 
 
-def _run(monkeypatch, net, mode, **kwargs):
-    monkeypatch.setattr(sim, "_FORCE_MODE", mode)
-    try:
-        return simulate(net, **kwargs)
-    finally:
-        monkeypatch.setattr(sim, "_FORCE_MODE", None)
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_skipping_paths_equal_stepping(monkeypatch, case):
     net = CASES[case]()
     kwargs = dict(duration=0.5, dt=1e-4, trials=3, seed=3, record_spikes=True)
-    step = _run(monkeypatch, net, sim.STEP, **kwargs)
+    step = simulate_in_mode(monkeypatch, net, sim.STEP, **kwargs)
     modes = [None, sim.SKIP_EXACT]
     if net.leak_tau is None:
         modes.append(sim.SKIP_BOUND)
     assert step.counts.sum() > 20
     for mode in modes:
-        res = _run(monkeypatch, net, mode, **kwargs)
+        res = simulate_in_mode(monkeypatch, net, mode, **kwargs)
         np.testing.assert_array_equal(res.counts, step.counts, err_msg=f"mode {mode}")
         for (ta, ia), (tb, ib) in zip(res.spikes, step.spikes):
             np.testing.assert_array_equal(ia, ib)
@@ -76,10 +68,10 @@ def test_dense_delay_kinds_are_detected():
 def test_results_do_not_depend_on_chunks(monkeypatch, mode, noise):
     net = build_network(tasks.mixture(0), tau_syn=5e-3, delay=1e-3)
     kwargs = dict(duration=0.3, dt=1e-4, trials=2, seed=1, noise_std=noise, record_spikes=True)
-    whole = _run(monkeypatch, net, mode, **kwargs)
+    whole = simulate_in_mode(monkeypatch, net, mode, **kwargs)
     pacer = RandomPacer(3000)
     monkeypatch.setattr(sim, "ChunkPacer", pacer)
-    chunked = _run(monkeypatch, net, mode, **kwargs)
+    chunked = simulate_in_mode(monkeypatch, net, mode, **kwargs)
     assert pacer.chunks > 50 and whole.counts.sum() > 100
     np.testing.assert_array_equal(chunked.counts, whole.counts)
     np.testing.assert_array_equal(chunked.final_voltages, whole.final_voltages)
