@@ -546,12 +546,15 @@ larger bias gives the same saturated voltage, and every sum stays exact in doubl
 
 
 def resolve_bias(fixed: FixedPointNetwork, trials: int, bias=None) -> np.ndarray:
-    """The (trials, N) effective biases of a run as doubles (a broadcast view when
-    common): the network's ``effective_bias``, or ``bias`` (integers, shape (N,) or
-    (trials, N), within :func:`bias_range`; ValueError naming the value and the range)."""
+    """The (trials, N) effective biases of a run as a C-contiguous array of doubles: the
+    network's ``effective_bias``, or ``bias`` (integers, shape (N,) or (trials, N),
+    within :func:`bias_range`; ValueError naming the value and the range). Always the
+    same array type (8 N bytes per trial, counted by the memory estimate), so the kernels
+    are compiled once for both cases."""
     if bias is None:
         b = fixed.effective_bias.astype(np.float64)
-        return np.broadcast_to(np.clip(b, -BIAS_CLIP, BIAS_CLIP), (trials, fixed.n))
+        return np.ascontiguousarray(np.broadcast_to(np.clip(b, -BIAS_CLIP, BIAS_CLIP),
+                                                    (trials, fixed.n)))
     arr = np.asarray(bias)
     if arr.shape == (fixed.n,):
         arr = arr[None, :]
@@ -574,7 +577,7 @@ def resolve_bias(fixed: FixedPointNetwork, trials: int, bias=None) -> np.ndarray
         raise ValueError(f"bias{list(index)} = {int(arr[index])} is outside the allowed range "
                          f"{lo} .. {hi} ({int(np.count_nonzero(out))} value(s); {why})")
     b = np.clip(arr.astype(np.float64), -BIAS_CLIP, BIAS_CLIP)
-    return np.broadcast_to(b, (trials, fixed.n))
+    return np.ascontiguousarray(np.broadcast_to(b, (trials, fixed.n)))
 
 
 def input_bound(syn, exps) -> int:
