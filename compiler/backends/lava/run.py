@@ -89,13 +89,7 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
         lava-nc does not import here (one line naming the ``lava-causal[lava]`` extra
         and this Python's version), or ``target="loihi2"`` without lava-loihi.
     """
-    refusal = lava_refusal(fixed) if isinstance(fixed, FixedPointNetwork) else ""
-    if refusal:
-        raise ValueError(refusal)
-    check_choice("tag", tag, TAGS)
-    check_choice("target", target, TARGETS)
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    _check_run(fixed, steps, tag, target)
     check_lava_compatible(fixed)
     connectivity = resolve_connectivity(fixed, connectivity)
     run_cfg = run_config(target, tag)
@@ -129,6 +123,18 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
                                     timeout, timings), connectivity=connectivity))
 
 
+def _check_run(fixed, steps, tag, target) -> None:
+    """The checks every Lava run makes before Lava is imported: the config's refusal
+    (an emulator-only config), ``tag``, ``target`` and ``steps``."""
+    refusal = lava_refusal(fixed) if isinstance(fixed, FixedPointNetwork) else ""
+    if refusal:
+        raise ValueError(refusal)
+    check_choice("tag", tag, TAGS)
+    check_choice("target", target, TARGETS)
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+
+
 def _provenance(fixed, backend, tag, target, run_cfg, steps, trials, seed, timeout, timings):
     prov = {"backend": backend, "lava-nc": lava_version(), "numpy": np.__version__,
             "tag": tag, "target": target, "run_config": type(run_cfg).__name__,
@@ -157,12 +163,7 @@ def run_lava_stream(fixed: FixedPointNetwork, steps: int, bias_mant, bias_exp, v
     ``execute_s`` (all inputs), ``reset_s`` (setting the Vars, all inputs) and
     ``inputs``.
     """
-    refusal = lava_refusal(fixed) if isinstance(fixed, FixedPointNetwork) else ""
-    if refusal:
-        raise ValueError(refusal)
-    check_choice("target", target, TARGETS)
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    _check_run(fixed, steps, "fixed_pt", target)
     bias_mant = np.atleast_2d(np.asarray(bias_mant, np.int64))
     bias_exp = np.atleast_2d(np.asarray(bias_exp, np.int64))
     k = bias_mant.shape[0]
