@@ -7,18 +7,23 @@ seed) through a sequence of models, each adding one source of error to the previ
    observed for a finite time T;
 2. ``time step``: the float network at the chip's step, with Dense's one-step latency
    (:mod:`lava_causal.staged`);
-3. ``hard reset``: reset to 0 instead of subtracting the threshold (with the compiler's
-   overshoot compensation, as compiled);
-4. ``weight quantization``: the weights the chip integers deliver;
-5. ``bias quantization``: the chip's bias integers;
-6. ``threshold and decay quantization``: the chip's current decay :math:`\delta_u`
+3. ``hard reset (uncompensated)``: reset to 0 instead of subtracting the threshold
+   (absent on a chip whose neuron subtracts, e.g. ``loihi2_subtractive``);
+4. ``reset compensation (<method>)``: plus the compiler's overshoot correction
+   (``reset_compensation``; absent when "none");
+5. ``weight quantization (<rounding> rounding)``: the weights the chip integers deliver;
+6. ``weight compensation (bias)``: plus the compiler's weight-rounding bias correction
+   (``weight_compensation``; absent when "none");
+7. ``bias quantization (<bias_rounding> rounding)``: the chip's bias integers;
+8. ``threshold and decay quantization``: the chip's current decay :math:`\delta_u`
    (the threshold is exact by construction: it defines the scale);
-7. ``state saturation and wrap``: 24-bit voltage clipping and current wrap;
-8. ``mistuning and noise`` (only when given);
+9. ``state saturation and wrap``: 24-bit voltage clipping and current wrap;
+10. ``mistuning and noise`` (only when given);
 
 and the ``total``: the bit-exact emulator (:func:`compiler.emulate`) with everything on,
-whose increment over row 7 or 8 is what the integer arithmetic itself adds (the
-truncating current decay and its compensation).
+whose increment over row 9 or 10 is what the integer arithmetic itself adds (the
+truncating current decay and its compensation). A compensation's increment (rows 4
+and 6) is what it buys: negative when it helps.
 
 Every row reports, over the same trials (paired: the same initial states in every
 row), the trial mean of each per-trial metric of :mod:`lava_causal.metrics`, above all
@@ -36,11 +41,12 @@ Theory beside the measurement, where it exists:
 
 * ``window``: the 1/T law. The same network is also run for T/4 and its error is
   scaled, :math:`\hat\epsilon(T) = \epsilon(T/4)/4`.
-* ``weight quantization`` and ``bias quantization``: each perturbs only its own
-  parameters, and the prediction follows the *exact* optimum of the perturbed rate
-  model (the KKT system / LCP of :mod:`compiler.frontend.operating_point`, in folded units
-  :math:`r \ge 0`, :math:`b + W r - r \le 0`, complementary). The weight row moves from
-  :math:`(W, b)` to :math:`(W_q, b)`, the bias row from :math:`(W_q, b)` to
+* ``weight quantization``, ``weight compensation`` and ``bias quantization``: each
+  perturbs only its own parameters, and the prediction follows the *exact* optimum of
+  the perturbed rate model (the KKT system / LCP of :mod:`compiler.frontend.operating_point`,
+  in folded units :math:`r \ge 0`, :math:`b + W r - r \le 0`, complementary). The
+  weight row moves from :math:`(W, b)` to :math:`(W_q, b)`, the compensation row from
+  :math:`(W_q, b)` to :math:`(W_q, b + \beta^{w})`, the bias row from there to
   :math:`(W_q, b_q)`; with :math:`\Delta` the change of the optimum, every trial of the
   previous row is moved by it, :math:`\hat r_k = r^{prev}_k + \Delta`, and the
   prediction is the mean relative error of the :math:`\hat r_k` (exactly the previous
@@ -509,32 +515,28 @@ def _measure(problem, hw, dt, duration, trials, seed, mistune, noise_std, tau_sy
                  prediction=metrics.mean_relative_error(problem, quarter, r_star) / 4,
                  basis="1/T law from a T/4 run")]
 
-    # 2-7. chip semantics, one effect at a time
-    effects = ChipEffects()
-    stages = [(f"time step (dt = {dt:g} s, chip latency)", effects),
-              ("hard reset (with compensation)", effects.with_(hard_reset=True)),
-              ("weight quantization", effects.with_(hard_reset=True, weights=True)),
-              ("bias quantization", effects.with_(hard_reset=True, weights=True, bias=True)),
-              ("threshold and decay quantization",
-               effects.with_(hard_reset=True, weights=True, bias=True, threshold_and_decay=True)),
-              ("state saturation and wrap", ChipEffects(True, True, True, True, True))]
+    # 2-9. chip semantics, one effect at a time
+    stages = chip_stages(fixed, dt, ingredients)
     folded = fold(network)
     w_f, w_q, b_f = ingredients.weights_float, ingredients.weights_chip, ingredients.bias_float
+    b_w = b_f + ingredients.weight_correction
     own_change = {"weight quantization": ((w_f, b_f), (w_q, b_f)),
-                  "bias quantization": ((w_q, b_f), (w_q, ingredients.bias_chip - ingredients.reset_correction))}
+                  "weight compensation": ((w_q, b_f), (w_q, b_w)),
+                  "bias quantization": ((w_q, b_w), (w_q, ingredients.bias_chip - ingredients.reset_correction))}
     previous_rates = None
     for source, eff in stages:
         rates = run_staged(ingredients, eff, x0, steps) / window
         prediction, shift, basis = None, None, ""
-        if source in own_change:
-            change = optimum_change(folded, *own_change[source])
+        kind = source.split(" (")[0]
+        if kind in own_change:
+            change = optimum_change(folded, *own_change[kind])
             if change is None:
                 basis = "none: the rate model of the quantized network did not converge"
             else:
                 prediction, shift = predicted_row(problem, previous_rates, change, r_star)
                 basis = (f"previous row's trials moved by the exact change of the optimum "
                          f"({100 * shift:.3f} % of |r*|)")
-        elif source.startswith("threshold"):
+        elif kind == "threshold and decay quantization":
             prediction, basis = rows[-1].mean_relative_error, "charge per spike exact: no shift"
         rows.append(_row(source, problem, rates, r_star, rows[-1], prediction, shift, basis))
         previous_rates = rates
@@ -553,7 +555,7 @@ def _measure(problem, hw, dt, duration, trials, seed, mistune, noise_std, tau_sy
             parts.append(f"noise {noise_std:g}/sqrt(s)")
         mis_ingredients = StageIngredients.from_compiled(total_network, total_fixed)
         folded_noise = noise_std / total_network.reset
-        counts = run_staged(mis_ingredients, ChipEffects(True, True, True, True, True), x0, steps,
+        counts = run_staged(mis_ingredients, ChipEffects.chip(), x0, steps,
                             noise_std=folded_noise, noise_seed=noise_seed)
         rows.append(_row(" and ".join(parts), problem, counts / window, r_star, rows[-1]))
 
@@ -575,6 +577,35 @@ def _measure(problem, hw, dt, duration, trials, seed, mistune, noise_std, tau_sy
                 "map_certificate": _certificate_dict(problem), "confirmed_on_lava": None,
                 "compile_warnings": compile_warnings, "versions": versions()}
     return ErrorBudget(rows, settings, {"fixed": total_fixed, "x0": x0, "counts": chip.counts})
+
+
+def chip_stages(fixed, dt, ingredients: StageIngredients) -> list:
+    """(source, :class:`ChipEffects`) of rows 2-9 for a compile: each row adds one
+    effect, and each compensation the compile used gets its own row right after the
+    effect it compensates (its increment is what it buys). A chip that resets by
+    subtraction has no reset rows."""
+    options = fixed.info["options"]
+    reset_method = fixed.info["corrections"].get("reset_method", options.get("reset_compensation", "none"))
+    weight_comp = options.get("weight_compensation", "none") == "bias"
+    on = ChipEffects()
+    stages = [(f"time step (dt = {dt:g} s, chip latency)", on)]
+    if ingredients.chip_resets_hard:
+        on = on.with_(hard_reset=True)
+        stages.append(("hard reset (uncompensated)", on))
+        if reset_method != "none":
+            on = on.with_(reset_compensation=True)
+            stages.append((f"reset compensation ({reset_method})", on))
+    on = on.with_(weights=True)
+    stages.append((f"weight quantization ({options.get('rounding', 'nearest')} rounding)", on))
+    if weight_comp:
+        on = on.with_(weight_compensation=True)
+        stages.append(("weight compensation (bias)", on))
+    on = on.with_(bias=True)
+    stages.append((f"bias quantization ({options.get('bias_rounding', 'nearest')} rounding)", on))
+    on = on.with_(threshold_and_decay=True)
+    stages.append(("threshold and decay quantization", on))
+    stages.append(("state saturation and wrap", on.with_(saturation=True)))
+    return stages
 
 
 def _certificate_dict(problem) -> dict:

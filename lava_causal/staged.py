@@ -43,17 +43,28 @@ from .simulator import _MT_N, _mt_normal, _mt_seed
 @dataclass(frozen=True)
 class ChipEffects:
     """Which chip effects :func:`run_staged` applies (all off: the float network at
-    the chip's step and latency, subtractive reset)."""
+    the chip's step and latency, subtractive reset).
+
+    ``reset_compensation`` and ``weight_compensation`` add the compiler's bias
+    corrections for the hard reset and the weight rounding to the float bias (until
+    ``bias`` switches to the chip's integers, which hold them)."""
 
     hard_reset: bool = False
     weights: bool = False
     bias: bool = False
     threshold_and_decay: bool = False
     saturation: bool = False
+    reset_compensation: bool = False
+    weight_compensation: bool = False
 
     def with_(self, **changes) -> "ChipEffects":
         """A copy with some effects switched."""
         return replace(self, **changes)
+
+    @classmethod
+    def chip(cls) -> "ChipEffects":
+        """Every effect on: the chip's semantics in real numbers."""
+        return cls(True, True, True, True, True, True, True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,7 +82,13 @@ class StageIngredients:
         integer arithmetic needs).
     reset_correction : ndarray (N,)
         The compiler's hard-reset compensation (thresholds per second), added with
-        ``hard_reset`` when the chip bias is not yet used.
+        ``reset_compensation`` when the chip bias is not yet used.
+    weight_correction : ndarray (N,)
+        The compiler's weight-rounding compensation (thresholds per second), added
+        with ``weight_compensation`` likewise.
+    chip_resets_hard : bool
+        Whether the chip's neuron resets to 0 (else it subtracts, a custom neuron):
+        ``hard_reset`` has an effect only then.
     decay_float, decay_chip : float
         Fraction :math:`d` of the current removed per step: :math:`1 - e^{-\Delta t/\tau_s}`
         and :math:`(\delta_u + 1)/2^{12}` (1 for delta synapses).
@@ -91,6 +108,8 @@ class StageIngredients:
     bias_float: np.ndarray
     bias_chip: np.ndarray
     reset_correction: np.ndarray
+    weight_correction: np.ndarray
+    chip_resets_hard: bool
     decay_float: float
     decay_chip: float
     leak_float: float
@@ -114,16 +133,16 @@ class StageIngredients:
         leak_float = 0.0 if network.leak_tau is None else -math.expm1(-dt / network.leak_tau)
         weights_chip = effective_input(fixed) * 2.0 ** ar.activation_shift / (decay_chip * s)
         corrections = (fixed.info or {}).get("corrections", {})
-        truncation = np.asarray(corrections.get("truncation") if corrections.get("truncation") is not None
-                                else np.zeros(fixed.n), float)
-        reset = np.asarray(corrections.get("reset") if corrections.get("reset") is not None
-                           else np.zeros(fixed.n), float)
+        truncation, reset, weight = (np.asarray(corrections[key], float) if corrections.get(key) is not None
+                                     else np.zeros(fixed.n) for key in ("truncation", "reset", "weights"))
         bias_chip = (fixed.effective_bias - truncation) / (s * dt)
         bias_float = np.array(folded.bias, float)
         delays = (np.zeros((fixed.n, fixed.n), np.int64) if fixed.delays is None
                   else np.asarray(fixed.delays, np.int64))
         return cls(weights_float=np.array(folded.weights, float), weights_chip=weights_chip,
                    bias_float=bias_float, bias_chip=bias_chip, reset_correction=reset / (s * dt),
+                   weight_correction=weight / (s * dt),
+                   chip_resets_hard=getattr(ar, "reset", "hard") == "hard",
                    decay_float=decay_float, decay_chip=decay_chip, leak_float=leak_float,
                    leak_chip=leak_chip, delays=delays, scale=int(fixed.threshold),
                    state_max=int(ar.state_max), dt=dt)
@@ -134,7 +153,8 @@ class StageIngredients:
         if effects.bias:
             bias = self.bias_chip
         else:
-            bias = self.bias_float + (self.reset_correction if effects.hard_reset else 0.0)
+            bias = (self.bias_float + (self.reset_correction if effects.reset_compensation else 0.0)
+                    + (self.weight_correction if effects.weight_compensation else 0.0))
         if effects.threshold_and_decay:
             return weights, bias, self.decay_chip, self.leak_chip
         return weights, bias, self.decay_float, self.leak_float
@@ -192,7 +212,7 @@ def run_staged(ingredients: StageIngredients, effects: ChipEffects, x0: np.ndarr
 
     def advance(begin, end):
         _staged_chunk(w_in, delays, max_delay, bias_step, 1.0 - decay, 1.0 - leak,
-                      bool(effects.hard_reset), bool(effects.saturation),
+                      bool(effects.hard_reset and ingredients.chip_resets_hard), bool(effects.saturation),
                       (ingredients.state_max - 1) / s, ingredients.state_max / s, noise, noisy,
                       u, x, pending, counts, mt, rng_index, rng_spare, begin, end)
 

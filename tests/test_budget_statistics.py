@@ -37,11 +37,11 @@ def test_bias_prediction_is_zero_when_the_bias_does_not_change(discrimination, m
 
     def exact_bias(network, fixed):
         ing = original(network, fixed)
-        return dataclasses.replace(ing, bias_chip=ing.bias_float + ing.reset_correction)
+        return dataclasses.replace(ing, bias_chip=ing.bias_float + ing.reset_correction + ing.weight_correction)
 
     monkeypatch.setattr(budget_module.StageIngredients, "from_compiled", staticmethod(exact_bias))
     b = error_budget(discrimination, duration=0.5, trials=3, seed=2)
-    bias_row, weight_row = b.row("bias quantization"), b.row("weight quantization")
+    bias_row, weight_row = b.row("bias quantization"), b.row("weight compensation")
     assert bias_row.optimum_shift == pytest.approx(0.0, abs=1e-12)
     assert bias_row.prediction == pytest.approx(weight_row.mean_relative_error, rel=1e-9)
 

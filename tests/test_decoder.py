@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 import pytest
 
-from compiler import QuantizationWarning, compile, emulate
+from compiler import QuantizationWarning, compile, effective_rates, emulate
 from lava_causal import build_network, tasks
 from lava_causal.decoder import Decoder, compile_decoder, load_decoder
 from lava_causal.problem import CausalProblem
@@ -41,14 +41,22 @@ def alone(decoder: Decoder, mu, rates):
     problem = CausalProblem(decoder.features, mu, decoder.alpha, decoder.beta, decoder.sigma)
     options = decoder.fixed.info["options"]
     return compile(build_network(problem, tau_syn=decoder.tau_syn), hw=decoder.hw, dt=decoder.dt,
-                   operating_rates=rates, rounding=options["rounding"], seed=options["seed"])
+                   operating_rates=rates, rounding=options["rounding"], seed=options["seed"],
+                   weight_compensation=options["weight_compensation"], bias_rounding=options["bias_rounding"],
+                   reset_compensation=options["reset_compensation"])
 
 
-@pytest.mark.parametrize("corrections, rounding", [("compiled", "nearest"), ("per_observation", "nearest"),
-                                                   ("compiled", "stochastic")])
-def test_decode_matches_compiling_each_observation_alone(features, corrections, rounding):
+# With the design point's corrections, the integers equal a compile at the design rates only
+# without the weight compensation and optimum bias rounding, which follow each observation
+# (test_weight_compensation_follows_each_observation), and with the rate-only reset model (the
+# measured overshoot is the design network's, a compile alone measures its own).
+@pytest.mark.parametrize("corrections, rounding, options", [
+    ("compiled", "nearest", dict(weight_compensation="none", bias_rounding="nearest", reset_compensation="half_step")),
+    ("per_observation", "nearest", {}),
+    ("compiled", "stochastic", dict(weight_compensation="none", reset_compensation="half_step"))])
+def test_decode_matches_compiling_each_observation_alone(features, corrections, rounding, options):
     decoder = compile_decoder(features, hw="loihi2", dt=1e-4, corrections=corrections,
-                              rounding=rounding, seed=4)
+                              rounding=rounding, seed=4, **options)
     obs = observations(features, 4)
     result = decoder.decode(obs, steps=STEPS, seed=5, metrics=True)
     assert result.rates.shape == (4, features.shape[1]) and list(result.steps) == [STEPS] * 4
@@ -67,6 +75,26 @@ def test_decode_matches_compiling_each_observation_alone(features, corrections, 
         np.testing.assert_array_equal(result.counts[k], single.counts[0])
     assert np.all(result.bias_clipped == 0)
     assert np.all(result.relative_error < 0.5)
+
+
+def test_weight_compensation_follows_each_observation(features):
+    """Design-point decoder: for every observation, the optimum of the chip's rate model
+    (the integers' own network) is the observation's float MAP up to the bias rounding,
+    because the weight compensation is evaluated at each observation's predicted rates."""
+    obs = observations(features, 4, seed=7)
+    gaps = {}
+    for label, options in (("compensated", {}), ("plain", dict(weight_compensation="none",
+                                                                bias_rounding="nearest"))):
+        decoder = compile_decoder(features, **options)
+        bias = decoder.biases(obs)
+        r_star = np.stack([p.map_estimate() for p in decoder.problems(obs)])
+        gaps[label] = []
+        for k in range(len(obs)):
+            r_q = effective_rates(decoder.network_for(None, bias, k)).rates
+            gaps[label].append(np.linalg.norm(r_q - r_star[k]) / np.linalg.norm(r_star[k]))
+    # Not 0: these observations' optima have other active sets than the design point's.
+    assert max(gaps["compensated"]) < 3e-3
+    assert np.all(np.array(gaps["compensated"]) < 0.5 * np.array(gaps["plain"]))
 
 
 def test_decode_is_seeded_and_records_provenance(features):

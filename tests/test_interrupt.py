@@ -204,7 +204,7 @@ def test_staged_chunked_equals_unchunked(monkeypatch, noise):
     x0 = np.random.default_rng(1).random((3, net.n))
 
     def run():
-        return run_staged(ingredients, ChipEffects(True, True, True, True, True), x0, 4000,
+        return run_staged(ingredients, ChipEffects.chip(), x0, 4000,
                           noise_std=noise, noise_seed=9)
 
     whole = _with_pacer(monkeypatch, emulator_module, _OneChunk(0), run)

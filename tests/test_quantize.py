@@ -229,7 +229,10 @@ def test_effective_network_corrections_switch(discrimination):
     assert np.allclose(plain.weights, raw.weights)
     corr = fixed.info["corrections"]["truncation"] + fixed.info["corrections"]["reset"]
     assert np.allclose((raw.bias - plain.bias) * fixed.threshold * DT, corr)
-    assert np.max(np.abs(plain.bias - net.bias) / np.abs(net.bias)) < 1e-3
+    # The weight-rounding compensation stays: it is part of the network the integers implement.
+    compensation = fixed.info["corrections"]["weights"] / (fixed.threshold * DT) * net.reset
+    assert np.max(np.abs(compensation)) > 0
+    assert np.max(np.abs(plain.bias - compensation - net.bias) / np.abs(net.bias)) < 1e-3
 
 
 def test_quantized_optimum_is_close(discrimination):
@@ -275,12 +278,16 @@ def test_weights_beyond_every_scale_raise():
     (dict(weight_bits=17), r"weight_bits = 17 exceeds weights\.mantissa_bits = 8 of hardware config 'loihi2'"),
     (dict(weight_bits=8.0), r"weight_bits must be an integer"),
     (dict(bias_bits=40), r"bias_bits must be an integer in 2\.\.24.*got 40"),
-    (dict(rounding="up"), r"rounding must be one of \['nearest', 'stochastic'\], got 'up'"),
+    (dict(rounding="up"), r"rounding must be one of \['nearest', 'stochastic', 'diffusion'\], got 'up'"),
+    (dict(weight_compensation="yes"), r"weight_compensation must be one of \['bias', 'none'\], got 'yes'"),
+    (dict(bias_rounding="up"), r"bias_rounding must be one of \['auto', 'optimum', 'nearest', 'stochastic'\]"),
+    (dict(reset_compensation="full"), r"reset_compensation must be one of \['measured', 'half_step', 'none'\]"),
+    (dict(rate_covariance=np.eye(3)), r"rate_covariance is used by rounding='diffusion' only"),
+    (dict(rounding="diffusion", rate_covariance=np.eye(3)), r"rate_covariance must be a finite symmetric array"),
     (dict(weight_splits=0), r"weight_splits must be an integer in 1\.\.8.*got 0"),
     (dict(weight_splits="many"), r"weight_splits must be one of \['auto'\]"),
     (dict(hw="loihi9"), r"unknown hardware 'loihi9'"),
     (dict(voltage_headroom=1), r"voltage_headroom must be a finite number >= 2.*got 1"),
-    (dict(reset_compensation="full"), r"reset_compensation must be one of"),
     (dict(truncation_compensation=True), r"truncation_compensation must be one of"),
     (dict(operating_rates=np.ones(3)), r"operating_rates must be .* shape \(6,\)"),
     (dict(max_splits=9), r"max_splits must be an integer in 1\.\.8"),

@@ -45,6 +45,27 @@ change those: :func:`encode_weights` given the stored values of a sparse matrix
 for the dense matrix. :func:`smallest_int_dtype` gives the dtype the splits are stored
 in.
 
+Diffusion rounding
+------------------
+Rounding each weight to its nearest level independently leaves, for neuron ``i``, an
+input error :math:`\sum_j \epsilon_{ij} r_j` whose terms add up at random.
+:func:`diffusion_round` (``rounding="diffusion"``) rounds the columns one after another
+and moves each rounding error onto the row's columns not yet rounded, so that the
+errors cancel as the causes' rates see them: it minimizes, greedily and for every row
+at once, :math:`E[(\epsilon_i r)^2] = \epsilon_i H \epsilon_i^T` with
+:math:`H = E[r r^T]` (the sequential optimal-brain-compression / GPTQ update of
+Frantar et al. 2022, with the upper Cholesky factor :math:`C` of :math:`H^{-1}`):
+
+.. math::
+
+    q_{ij} = \mathrm{round}(w_{ij}), \qquad
+    w_{ik} \leftarrow w_{ik} - \frac{w_{ij} - q_{ij}}{C_{jj}}\, C_{jk}
+    \quad (k > j).
+
+Structural zeros (no synapse: target exactly 0, the diagonal) stay 0: their "rounding"
+to 0 passes the accumulated correction on like any other. O(N^3) time, O(N^2)
+memory, dense targets only.
+
 Bias
 ----
 The bias is :math:`m_b 2^{e_b}` with a signed mantissa (``-4096..4095``) and
@@ -58,7 +79,10 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-ROUNDING_MODES = ("nearest", "stochastic")
+ROUNDING_MODES = ("nearest", "stochastic", "diffusion")
+DIFFUSION_DAMPING = 0.01
+"""Ridge added to :math:`H` by :func:`diffusion_round`, as a fraction of its mean
+diagonal (keeps :math:`H^{-1}` well conditioned for a low-rank second moment)."""
 
 
 def round_values(x, rounding: str, rng: Optional[np.random.Generator]) -> np.ndarray:
@@ -69,7 +93,49 @@ def round_values(x, rounding: str, rng: Optional[np.random.Generator]) -> np.nda
         return np.sign(x) * np.floor(np.abs(x) + 0.5)
     if rounding == "stochastic":
         return np.floor(x + rng.random(x.shape))
+    if rounding == "diffusion":
+        raise ValueError("rounding='diffusion' needs the whole matrix and a covariance: use diffusion_round")
     raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}")
+
+
+def diffusion_round(x, covariance=None, damping: float = DIFFUSION_DAMPING, *, precision=None) -> np.ndarray:
+    r"""Integers for the (K, N) real matrix ``x`` by diffusion rounding (module
+    docstring): columns in order, each row's rounding error carried onto its later
+    columns through the upper Cholesky factor :math:`C` of :math:`P = H^{-1}`.
+
+    Parameters
+    ----------
+    x : ndarray (K, N)
+    covariance : ndarray (N, N), optional
+        :math:`H` (the errors' metric, e.g. the rates' second moment), regularized by
+        ``damping`` x its mean diagonal before it is inverted.
+    damping : float
+    precision : ndarray (N, N), optional
+        :math:`P = H^{-1}` itself, positive definite (instead of ``covariance``: no
+        inversion, for a metric known through its inverse).
+
+    Entries exactly 0 stay 0. Ties round half away from zero, as ``"nearest"``.
+    """
+    x = np.array(x, dtype=float)
+    if precision is None:
+        h = np.array(covariance, dtype=float)
+        if h.ndim != 2 or h.shape[0] != h.shape[1]:
+            raise ValueError(f"covariance must be a square matrix, got shape {h.shape}")
+        h[np.diag_indices(h.shape[0])] += damping * max(float(np.mean(np.diag(h))), 1e-300)
+        precision = np.linalg.inv(h)
+    precision = np.asarray(precision, float)
+    n = precision.shape[0]
+    if x.ndim != 2 or x.shape[1] != n:
+        raise ValueError(f"diffusion_round needs a (K, {n}) matrix for an ({n}, {n}) metric, got {x.shape}")
+    c = np.linalg.cholesky(0.5 * (precision + precision.T)).T  # upper: P = C^T C
+    structural_zero = x == 0
+    out = np.zeros_like(x)
+    for j in range(n):
+        col = np.where(structural_zero[:, j], 0.0, np.sign(x[:, j]) * np.floor(np.abs(x[:, j]) + 0.5))
+        err = (x[:, j] - col) / c[j, j]
+        x[:, j + 1:] -= np.outer(err, c[j, j + 1:])
+        out[:, j] = col
+    return out
 
 
 def smallest_int_dtype(lo: int, hi: int) -> np.dtype:
@@ -190,7 +256,7 @@ def _fits(a_range, q, fmt) -> bool:
 
 
 def encode_weights(target: np.ndarray, splits: int, fmt: WeightFormat, rounding: str = "nearest",
-                   rng: Optional[np.random.Generator] = None) -> EncodedWeights:
+                   rng: Optional[np.random.Generator] = None, covariance=None) -> EncodedWeights:
     r"""Encode float targets (summed-input units per spike) over ``splits`` Dense
     processes, as finely as the format allows (see the module docstring).
 
@@ -201,9 +267,15 @@ def encode_weights(target: np.ndarray, splits: int, fmt: WeightFormat, rounding:
 
     ``target`` may have any shape (e.g. the (nnz,) stored values of a sparse matrix:
     same integers, see the module docstring). Time O(size x candidate quanta), memory a
-    few arrays of the target's size.
+    few arrays of the target's size. ``rounding="diffusion"`` (an (N, N) ``target``
+    and its ``covariance``): the quanta are those of nearest rounding, then the
+    targets are diffusion-rounded at the finest quantum (:func:`diffusion_round`),
+    kept within the nearest integers' range so that the quanta still fit.
     """
     target = np.asarray(target, float)
+    diffusion = rounding == "diffusion"
+    if diffusion:
+        rounding = "nearest"
     k = int(splits)
     nw = fmt.num_weight_bits
     q_min = max(fmt.q_range(m)[0] for m in ("excitatory", "mixed"))
@@ -226,6 +298,9 @@ def encode_weights(target: np.ndarray, splits: int, fmt: WeightFormat, rounding:
         a_int = round_values(target / 2.0 ** q_fine, rounding, rng).astype(np.int64) * 2 ** q_fine
         chosen = (q_top, q_fine, a_int)
     q_top, q_fine, a_int = chosen
+    if diffusion and a_int.size:
+        diffused = diffusion_round(target / 2.0 ** q_fine, covariance).astype(np.int64) * 2 ** q_fine
+        a_int = np.clip(diffused, a_int.min(), a_int.max())
     if k == 1:
         quanta = [q_top]
     else:

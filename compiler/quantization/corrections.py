@@ -46,8 +46,31 @@ lost charge per step is
 added to the bias. For a constant drive it turns the period into
 :math:`\lfloor P - \tfrac12 + \tfrac1{4P} \rfloor + 1 \approx \mathrm{round}(P)`
 (:math:`P = S/\beta`): error at most half a step per period instead of one. Fluctuating
-input makes overshoots larger (measured ~0.005 S per spike on the Fig. 2 mixture
-task); that part is not modeled.
+input makes overshoots larger; ``reset_compensation="measured"``
+(:mod:`compiler.quantization.overshoot`) measures them in the network's own dynamics
+instead of modelling them.
+
+Weight rounding
+---------------
+The observation enters through the bias, which the host sets at 13 + 3 bits, while the
+weights are rounded to the chip's weight grid: with folded float weights :math:`W'`
+and what the integers deliver, :math:`W'_q = A\,2^{6}/(d S)`, the chip's rate model
+:math:`r = [b' + W'_q r]_+` has another optimum than the float one. Adding
+
+.. math::
+
+    \beta^{\mathrm{weights}}_i = S\,\Delta t \sum_j (W'_{ij} - W'_{q,ij})\, \hat r_j
+        = \Delta t\, \frac{2^{6}}{d} \sum_j (T_{ij} - A_{ij})\, \hat r_j
+
+(:math:`T_{ij} = S W'_{ij} d/2^{6}` the weight targets) makes
+:math:`b' + W'_q \hat r = b' + W' \hat r` for every neuron: at :math:`\hat r = r^*`
+the float optimum is *exactly* a fixed point of the quantized rate model, active
+causes (:math:`r_i = b'_i + \sum_j W'_{ij} r_j`) and silent ones (their slack
+:math:`b'_i + \sum_j W'_{ij} r_j < 0` unchanged) alike, for any :math:`U`
+(overcomplete too: nothing is inverted). :func:`weight_rounding_compensation` computes
+it, O(nnz). With :math:`\hat r` the operating rates of one compile this is exact for
+that compile's observation; for a stream of observations (one compile, new biases,
+:mod:`compiler.quantization.rebias`) :math:`\hat r` must follow each observation.
 """
 from __future__ import annotations
 
@@ -224,3 +247,32 @@ def reset_overshoot_bias(scale: int, rates, dt) -> np.ndarray:
     (voltage units), see the module docstring."""
     x = np.clip(np.asarray(rates, float) * dt, 0.0, 1.0)
     return 0.5 * float(scale) * x ** 2
+
+
+def weight_rounding_compensation(target, effective, rates, dt, activation_shift, kappa) -> np.ndarray:
+    r""":math:`\beta^{\mathrm{weights}} = \Delta t\, 2^{\text{act}}/d\,(T - A)\,\hat r`
+    (voltage units per step, shape (N,) or (K, N) for rates (K, N)), see the module
+    docstring.
+
+    Parameters
+    ----------
+    target : ndarray (N, N) or sparse matrix
+        Float weight targets :math:`T` (summed-input units per spike).
+    effective : ndarray (N, N) or sparse matrix
+        What the integers deliver, :math:`A` (all splits); sparse: the pattern of
+        ``target``.
+    rates : ndarray (N,) or (K, N)
+        :math:`\hat r` (Hz).
+    dt : float
+    activation_shift : int
+    kappa : float
+        The chip's current decay fraction :math:`d` per step (1: delta synapses).
+    """
+    if sp.issparse(target):
+        diff = target.copy()
+        diff.data = np.asarray(target.data, float) - np.asarray(effective.data, float)
+    else:
+        diff = np.asarray(target, float) - np.asarray(effective, float)
+    r = np.asarray(rates, float)
+    out = (diff @ r.T).T if r.ndim == 2 else diff @ r
+    return np.asarray(out) * (dt * 2.0 ** activation_shift / kappa)

@@ -18,7 +18,9 @@ and unfolding with the original reset depths and thresholds (``info["fold"]``) g
 weights and bias in the original float units. :math:`\beta^{\mathrm{corr}}` are the
 dynamic corrections the compiler added to the bias (current truncation, reset
 overshoot, ``info["corrections"]``): they compensate chip dynamics, not the network,
-so they are removed unless ``include_corrections=True``. Solving the rate model (for
+so they are removed unless ``include_corrections=True``. The weight-rounding
+compensation (``info["corrections"]["weights"]``) stays in either case: it belongs to
+the quantized network's rate model, whose optimum it moves back to the float one. Solving the rate model (for
 a causal-inference network: its KKT system) of this network gives the exact optimum
 of the *quantized* problem.
 
@@ -76,8 +78,10 @@ def effective_network(fixed: FixedPointNetwork, include_corrections: bool = Fals
     fixed : FixedPointNetwork
     include_corrections : bool
         Keep the compiler's dynamic bias corrections in the bias (the raw chip), and
-        use ``reset_mode="hard"`` as the chip does. Default: remove them and keep the
-        source network's reset mode (the quantized version of the *intended* network).
+        use the chip's reset (:attr:`compiler.hardware.arithmetic.ChipArithmetic.reset`:
+        ``reset_mode="hard"`` on Lava's LIF, ``"subtract"`` on a subtractive-reset chip
+        such as ``loihi2_subtractive``). Default: remove them and keep the source network's
+        reset mode (the quantized version of the *intended* network).
     """
     if not isinstance(fixed, FixedPointNetwork):
         raise TypeError(f"fixed must be a FixedPointNetwork, got {type(fixed).__name__}")
@@ -117,7 +121,7 @@ def effective_network(fixed: FixedPointNetwork, include_corrections: bool = Fals
         delay = np.broadcast_to(np.asarray(delay_steps, float) * fixed.dt, (fixed.n, fixed.n)).copy()
         if np.all(delay == delay.flat[0]):
             delay = float(delay.flat[0])
-    mode = "hard" if include_corrections else fold_info.get("reset_mode", "hard")
+    mode = ar.reset if include_corrections else fold_info.get("reset_mode", "hard")
     thr = threshold if np.any(threshold != threshold[0]) else float(threshold[0])
     return IFNetwork(weights=w, bias=b, reset=reset, threshold=thr, tau_syn=tau, delay=delay,
                      leak_tau=leak, reset_mode=mode,

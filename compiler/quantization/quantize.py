@@ -21,9 +21,9 @@ Pipeline (each step in its own module):
    :math:`A_{ij} = S W'_{ij} d / 2^6` summed-input units per spike, rounded at the
    finest quantum the chosen number of splits allows (coarse split with a large
    exponent, residual to finer splits), always exactly representable by Lava Dense.
-7. **Bias**: :math:`\beta_i = S b'_i \Delta t` plus the current-truncation and
-   hard-reset corrections (:mod:`compiler.quantization.corrections`), rounded to the finest
-   mantissa/exponent pair.
+7. **Bias**: :math:`\beta_i = S b'_i \Delta t` plus the current-truncation,
+   hard-reset and weight-rounding corrections (:mod:`compiler.quantization.corrections`,
+   :mod:`compiler.quantization.overshoot`), rounded to the finest mantissa/exponent pair.
 
 The result records every target, choice and clip count in ``info`` (see
 :meth:`FixedPointNetwork.report`).
@@ -45,12 +45,16 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from dataclasses import dataclass
 from typing import Optional, Union
 
 import numpy as np
 import scipy.sparse as sp
 
-from compiler.quantization.corrections import current_truncation_deficit, reset_overshoot_bias
+from compiler.quantization.corrections import (calibration_steps, current_truncation_deficit, reset_overshoot_bias,
+                                               weight_rounding_compensation)
+from compiler.quantization.bias_rounding import optimum_bias_round
+from compiler.quantization.overshoot import measured_overshoot
 from compiler.hardware.encoding import (ROUNDING_MODES, WeightFormat, effective_weight_bits, encode_bias, encode_weights,
                        mantissa_range, smallest_int_dtype)
 from compiler.quantization.fixed_point import FixedPointNetwork
@@ -61,8 +65,15 @@ from compiler.quantization.stability import check_stable
 from compiler.frontend.operating_point import rate_model
 from compiler.quantization.scale import choose_scale, worst_step_input
 
-RESET_COMPENSATIONS = ("half_step", "none")
-"""``reset_compensation`` choices (see :mod:`compiler.quantization.corrections`)."""
+RESET_COMPENSATIONS = ("measured", "half_step", "none")
+"""``reset_compensation`` choices: the overshoot measured in the network's own dynamics
+(:mod:`compiler.quantization.overshoot`), the constant-drive model
+(:mod:`compiler.quantization.corrections`), or none."""
+BIAS_ROUNDINGS = ("auto", "optimum", "nearest", "stochastic")
+"""``bias_rounding`` choices (see :mod:`compiler.quantization.bias_rounding`)."""
+WEIGHT_COMPENSATIONS = ("bias", "none")
+"""``weight_compensation`` choices (see "Weight rounding" in
+:mod:`compiler.quantization.corrections`)."""
 TRUNCATION_COMPENSATIONS = ("bias", "none")
 """``truncation_compensation`` choices (see :mod:`compiler.quantization.corrections`)."""
 WEIGHT_BITS_RANGE = (2, 24)
@@ -110,7 +121,8 @@ def _check_choice(name, value, choices):
 def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt: float = 1e-4, *,
             strict: bool = False, weight_bits: Optional[int] = None, bias_bits: Optional[int] = None,
             rounding: str = "nearest", weight_splits: Union[int, str] = "auto", seed=None,
-            reset_compensation: str = "half_step", truncation_compensation: str = "bias",
+            reset_compensation: str = "measured", truncation_compensation: str = "bias",
+            weight_compensation: str = "bias", bias_rounding: str = "auto", rate_covariance=None,
             operating_rates="auto", voltage_headroom: float = DEFAULT_HEADROOM,
             max_simultaneous_spikes: Optional[int] = None,
             max_splits: int = 4, allow_unstable: bool = False) -> FixedPointNetwork:
@@ -136,19 +148,42 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
         same values (see "Weight bits" in :mod:`compiler.hardware.config`).
     bias_bits : int, optional
         Signed bias mantissa bits, 2..24; default the chip's (13).
-    rounding : {"nearest", "stochastic"}
-        Rounding of weights and biases; ``"stochastic"`` is unbiased and seeded.
+    rounding : {"nearest", "stochastic", "diffusion"}
+        Rounding of weights and biases; ``"stochastic"`` is unbiased and seeded;
+        ``"diffusion"`` rounds the weights of each row one after another, each choice
+        compensating the rounding errors made so far as seen by the causes' rates
+        (:func:`compiler.hardware.encoding.diffusion_round`, with ``rate_covariance``;
+        dense networks only, O(N^3)), and the bias to nearest.
     weight_splits : int or "auto"
         Dense processes per connection (coarse + finer exponents). ``"auto"``: the
         fewest that reach the finest weight quantum any number of splits (up to
         ``max_splits``) can reach, one summed-input unit.
     seed : int, optional
         Seed of stochastic rounding and of the calibration's spike-train phases.
-    reset_compensation : {"half_step", "none"}
+    reset_compensation : {"measured", "half_step", "none"}
         Bias correction for the overshoot lost by the chip's hard reset (only for
-        networks with subtractive reset), see :mod:`compiler.quantization.corrections`.
+        networks with subtractive reset on a chip that resets hard): ``"measured"``
+        runs the folded float network closed loop at the chip's step and adds each
+        neuron's mean overshoot per step (:mod:`compiler.quantization.overshoot`);
+        ``"half_step"`` adds :math:`\tfrac12 S (\hat r\Delta t)^2`, exact only for a
+        constant drive (:mod:`compiler.quantization.corrections`).
     truncation_compensation : {"bias", "none"}
         Bias correction for the charge the truncating current decay loses.
+    weight_compensation : {"bias", "none"}
+        Bias correction for the weight rounding at the operating rates,
+        :math:`S\Delta t\,(W' - W'_q)\hat r`: the operating point (the exact optimum
+        with ``operating_rates="auto"``) becomes a fixed point of the chip's rate
+        model ("Weight rounding" in :mod:`compiler.quantization.corrections`).
+    bias_rounding : {"auto", "optimum", "nearest", "stochastic"}
+        ``"optimum"``: silent causes' biases rounded down (their slack never shrinks)
+        and the active causes' mantissas chosen jointly to keep the chip's optimum
+        nearest the operating point (:mod:`compiler.quantization.bias_rounding`; needs
+        operating rates). ``"auto"``: ``"stochastic"`` with ``rounding="stochastic"``,
+        else ``"optimum"`` when there are operating rates, else ``"nearest"``.
+    rate_covariance : ndarray (N, N), optional
+        Second moment :math:`E[r r^T]` (Hz^2) of the causes' rates that
+        ``rounding="diffusion"`` weighs the rounding errors with; default
+        :math:`\hat r \hat r^T + \mathrm{diag}(\hat r^2)` from the operating rates.
     operating_rates : "auto", array of shape (N,), or None
         Rates (Hz) at which the corrections are evaluated: ``"auto"`` solves the
         network's rate model; None disables both corrections.
@@ -204,6 +239,8 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
     _check_choice("rounding", rounding, ROUNDING_MODES)
     _check_choice("reset_compensation", reset_compensation, RESET_COMPENSATIONS)
     _check_choice("truncation_compensation", truncation_compensation, TRUNCATION_COMPENSATIONS)
+    _check_choice("weight_compensation", weight_compensation, WEIGHT_COMPENSATIONS)
+    _check_choice("bias_rounding", bias_rounding, BIAS_ROUNDINGS)
     max_splits = _check_int("max_splits", max_splits, 1, MAX_SPLITS)
     if isinstance(weight_splits, str):
         _check_choice("weight_splits", weight_splits, ("auto",))
@@ -217,7 +254,7 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
         max_simultaneous_spikes = _check_int("max_simultaneous_spikes", max_simultaneous_spikes, 1, 2 ** 31)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
         raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
-    if rounding == "stochastic" and seed is None:
+    if "stochastic" in (rounding, bias_rounding) and seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 63))
     n = network.n
     given_rates = None
@@ -247,7 +284,9 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
     # 4. operating point
     exp_syn = kappa < 1.0
     want_trunc = exp_syn and truncation_compensation == "bias"
-    want_reset = folded.reset_mode == "subtract" and reset_compensation == "half_step"
+    chip_resets_hard = getattr(hwc, "reset_mode", "hard") == "hard"
+    reset_mode = reset_compensation if folded.reset_mode == "subtract" and chip_resets_hard else "none"
+    want_weights = weight_compensation == "bias"
     op_info = {"source": "none", "method": "none", "converged": True, "residual": 0.0}
     rates = None
     if operating_rates is None:
@@ -255,7 +294,7 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
     elif given_rates is not None:
         rates = given_rates
         op_info.update(source="given", method="given")
-    elif want_trunc or want_reset or exp_syn:
+    elif want_trunc or reset_mode != "none" or want_weights or exp_syn or rounding == "diffusion":
         op = rate_model(folded)
         op_info.update(source="auto", method=op.method, converged=op.converged, residual=op.residual)
         if op.converged:
@@ -268,6 +307,16 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
         warnings.warn(f"{int(np.sum(rates * dt > 1))} neuron(s) have operating rates above one spike per "
                       f"step (1/dt = {1 / dt:g} Hz): the chip fires at most once per step",
                       QuantizationWarning, stacklevel=2)
+    if bias_rounding == "auto":
+        bias_rounding = ("stochastic" if rounding == "stochastic" else
+                         "optimum" if rates is not None else "nearest")
+    elif bias_rounding == "optimum" and rates is None:
+        raise ValueError("bias_rounding='optimum' needs operating rates (operating_rates='auto' or an array), "
+                         "got operating_rates=None")
+    plan = CorrectionPlan(truncation=want_trunc, reset=reset_mode, weights=want_weights, delays=delays,
+                          bias_rounding=bias_rounding,
+                          leak=1.0 - hwc.arithmetic.voltage_decay_factor(dv) / float(hwc.arithmetic.decay_unity),
+                          covariance=_diffusion_covariance(rounding, rate_covariance, rates, n, folded))
 
     # 5. scale
     capacity = _weight_capacity(fmt, max_splits if weight_splits == "auto" else weight_splits)
@@ -284,14 +333,14 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
     for _attempt in range(64):
         scale = choice.scale
         q = _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, rounding, seed,
-                         rates, want_trunc, want_reset, du, bbits, max_simultaneous_spikes, exp_syn)
+                         rates, plan, du, bbits, max_simultaneous_spikes, exp_syn)
         over = max(q["worst"] / hwc.synaptic_input_limit, (q["worst"] + q["mean_u"]) / hwc.current_limit)
         if over <= 1.0 or choice.vth <= 1:
             break
         vth = max(1, min(choice.vth - 1, int(choice.vth / (over * 1.001))))
         choice.limited_by += "" if choice.limited_by.endswith("(after rounding)") else " (after rounding)"
         choice.vth, choice.scale = vth, vth << hwc.threshold_shift
-    enc, encb, trunc, reset = q["enc"], q["encb"], q["trunc"], q["reset"]
+    enc, encb, corrections = q["enc"], q["encb"], q["corrections"]
     target_a, bias_nominal, candidates = q["target_a"], q["bias_nominal"], q["candidates"]
     chosen_k, reason, worst, mean_u = q["chosen_k"], q["reason"], q["worst"], q["mean_u"]
     clipped["weights"] = enc.clipped
@@ -316,6 +365,7 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
                     "rounding": rounding, "weight_splits": weight_splits, "seed": seed,
                     "reset_compensation": reset_compensation,
                     "truncation_compensation": truncation_compensation,
+                    "weight_compensation": weight_compensation, "bias_rounding": bias_rounding,
                     "operating_rates": op_info["source"], "voltage_headroom": float(voltage_headroom),
                     "max_simultaneous_spikes": max_simultaneous_spikes, "max_splits": max_splits},
         "fold": {"reset": folded.reset, "threshold": folded.threshold, "reset_mode": folded.reset_mode,
@@ -333,7 +383,8 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
                    "modes": list(enc.modes), "reason": reason,
                    "candidates": {str(k): dict(c) for k, c in candidates.items()}},
         "weight_precision": _precision_info(fmt, enc),
-        "corrections": {"truncation": trunc, "reset": reset,
+        "corrections": {"truncation": corrections.truncation, "reset": corrections.reset,
+                        "weights": corrections.weights, "reset_method": reset_mode,
                         "operating_rates": None if rates is None else np.asarray(rates, float),
                         "operating_point": op_info},
         "input_check": {"worst_step_input": float(worst), "mean_current": mean_u,
@@ -352,6 +403,27 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
     _enforce(clipped, limits_text, strict)
     _enforce_zeroed(zeroed, strict)
     return fixed
+
+
+def _diffusion_covariance(rounding, rate_covariance, rates, n, folded):
+    r"""The rate second moment diffusion rounding weighs errors with (None for other
+    roundings): ``rate_covariance`` validated, else :math:`\hat r\hat r^T +
+    \mathrm{diag}(\hat r^2)` (all ones without operating rates)."""
+    if rounding != "diffusion":
+        if rate_covariance is not None:
+            raise ValueError(f"rate_covariance is used by rounding='diffusion' only, got rounding={rounding!r}")
+        return None
+    if folded.is_sparse:
+        raise ValueError("rounding='diffusion' needs a dense network (it updates an N x N array, O(N^3)); "
+                         "use rounding='nearest' or 'stochastic' for sparse networks")
+    if rate_covariance is not None:
+        cov = np.asarray(rate_covariance, dtype=float)
+        if cov.shape != (n, n) or not np.all(np.isfinite(cov)) or not np.allclose(cov, cov.T):
+            raise ValueError(f"rate_covariance must be a finite symmetric array of shape ({n}, {n}), "
+                             f"got shape {cov.shape}")
+        return cov
+    r = np.ones(n) if rates is None else np.asarray(rates, float)
+    return np.outer(r, r) + np.diag(r ** 2)
 
 
 def _zeroed_weights(target_a, enc, choice, hwc: HardwareConfig) -> dict:
@@ -403,7 +475,7 @@ def _enforce_zeroed(zeroed: dict, strict: bool) -> None:
 
 
 def _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, rounding, seed, rates,
-                 want_trunc, want_reset, du, bbits, max_simultaneous_spikes, exp_syn):
+                 plan: "CorrectionPlan", du, bbits, max_simultaneous_spikes, exp_syn):
     """Weights (with the split choice), corrections and bias at scale ``scale``.
 
     Sparse ``folded.weights``: everything on the (nnz,) stored values; ``enc.effective``
@@ -418,7 +490,7 @@ def _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, 
     candidates, lead, enc = {}, None, None
     for k in ks:
         rng = np.random.default_rng(seed) if rounding == "stochastic" else None
-        c = encode_weights(target_values, k, fmt, rounding, rng)
+        c = encode_weights(target_values, k, fmt, rounding, rng, covariance=plan.covariance)
         candidates[k] = {"finest_quantum": int(c.quanta[-1]), "clipped": int(c.clipped),
                          "max_abs_error": float(np.max(np.abs(c.effective - target_values), initial=0.0))}
         if lead is None or (c.quanta[-1], c.clipped) < lead[1]:  # the first of the best
@@ -434,10 +506,10 @@ def _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, 
         reason = "requested"
     effective = with_data(w, enc.effective) if sparse else enc.effective
     bias_nominal = scale * folded.bias * dt
-    trunc, reset = bias_corrections(scale, effective, rates, dt, hwc, du, seed, want_trunc, want_reset)
-    rng = np.random.default_rng(None if seed is None else seed + 1) if rounding == "stochastic" else None
-    encb = encode_bias(bias_nominal + trunc + reset, bbits, hwc.bias_exponent_min, hwc.bias_exponent_max,
-                       rounding, rng)
+    corrections = bias_corrections(scale, effective, rates, dt, hwc, du, seed, plan, target=target_a,
+                                   folded=folded)
+    encb = round_bias(bias_nominal + corrections.total, plan, bbits, hwc, seed, rates,
+                      lambda: folded_chip_weights(effective, hwc.activation_shift, kappa, scale))
     as_float = with_data(w, enc.effective.astype(float)) if sparse else enc.effective.astype(float)
     worst = worst_step_input(as_float, 1.0, max_simultaneous_spikes) * 2.0 ** hwc.activation_shift
     mean_u = 0.0
@@ -445,27 +517,108 @@ def _quantize_at(scale, folded, kappa, dt, hwc, fmt, weight_splits, max_splits, 
         per_spike = with_data(w, as_float.data * 2.0 ** hwc.activation_shift / kappa) if sparse \
             else enc.effective * 2.0 ** hwc.activation_shift / kappa
         mean_u = float(np.max(np.abs(per_spike @ (rates * dt)), initial=0.0))
-    return dict(enc=enc, encb=encb, trunc=trunc, reset=reset, target_a=target_a, bias_nominal=bias_nominal,
+    return dict(enc=enc, encb=encb, corrections=corrections, target_a=target_a, bias_nominal=bias_nominal,
                 candidates=candidates, chosen_k=chosen_k, reason=reason, worst=worst, mean_u=mean_u)
 
 
-def bias_corrections(scale, effective, rates, dt, hwc: HardwareConfig, du, seed, want_trunc: bool,
-                     want_reset: bool):
-    """The two dynamic bias corrections of :mod:`compiler.quantization.corrections` at
-    operating ``rates`` (Hz; None: none), in voltage units per step, shape (N,):
-    ``(truncation, reset)``. ``effective``: summed-input units one spike delivers (all
-    splits, dense or CSR); ``seed``: the compile's (None: 0), seeding the calibration's
-    spike-train phases."""
+@dataclass(frozen=True)
+class CorrectionPlan:
+    """Which bias corrections a compile applies: ``truncation`` (bool), ``reset``
+    (:data:`RESET_COMPENSATIONS`, "none" unless the source resets subtractively and
+    the chip hard), ``weights`` (bool), ``bias_rounding`` ("optimum", "nearest" or
+    "stochastic"), the compiled extra ``delays`` (None, int or
+    matrix) and leak fraction the overshoot calibration runs with, and the rate
+    ``covariance`` of diffusion rounding (None: other rounding)."""
+
+    truncation: bool
+    reset: str
+    weights: bool
+    bias_rounding: str = "nearest"
+    delays: object = None
+    leak: float = 0.0
+    covariance: Optional[np.ndarray] = None
+
+
+@dataclass(frozen=True)
+class BiasCorrections:
+    """The dynamic bias corrections, voltage units per step, each shape (N,):
+    ``truncation`` (current decay), ``reset`` (hard-reset overshoot), ``weights``
+    (weight rounding at the operating rates)."""
+
+    truncation: np.ndarray
+    reset: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.truncation + self.reset + self.weights
+
+
+def round_bias(target, plan: CorrectionPlan, bits: int, hwc: HardwareConfig, seed, rates, chip_weights):
+    """Encode the bias ``target`` (voltage units per step) with ``plan.bias_rounding``;
+    ``chip_weights()`` gives the folded chip weights "optimum" rounding needs."""
+    stochastic = plan.bias_rounding == "stochastic"
+    rng = np.random.default_rng(None if seed is None else seed + 1) if stochastic else None
+    encb = encode_bias(target, bits, hwc.bias_exponent_min, hwc.bias_exponent_max,
+                       "stochastic" if stochastic else "nearest", rng)
+    if plan.bias_rounding == "optimum":
+        encb = optimum_bias_round(encb, target, rates, chip_weights(), bits)
+    return encb
+
+
+def folded_chip_weights(effective, activation_shift: int, kappa: float, scale: int):
+    r"""What the integers deliver in folded units, :math:`W'_q = A\,2^{\text{act}}/(d S)`
+    (dense or CSR like ``effective``)."""
+    factor = 2.0 ** activation_shift / (kappa * float(scale))
+    if sp.issparse(effective):
+        return with_data(effective, np.asarray(effective.data, float) * factor)
+    return np.asarray(effective, float) * factor
+
+
+def bias_corrections(scale, effective, rates, dt, hwc: HardwareConfig, du, seed, plan: CorrectionPlan, *,
+                     target=None, folded=None) -> BiasCorrections:
+    """The dynamic bias corrections of :mod:`compiler.quantization.corrections` and
+    :mod:`compiler.quantization.overshoot` at operating ``rates`` (Hz; None: none).
+
+    Parameters
+    ----------
+    scale : int
+        S, voltage units per threshold.
+    effective : ndarray (N, N) or CSR
+        Summed-input units one spike delivers to ``i`` (all splits).
+    rates : ndarray (N,) or None
+    dt : float
+    hwc : HardwareConfig
+    du : int
+    seed : int or None
+        The compile's (None: 0): seeds the calibrations.
+    plan : CorrectionPlan
+    target : ndarray (N, N) or CSR, optional
+        The float weight targets (needed for ``plan.weights``).
+    folded : FoldedNetwork, optional
+        The folded float network (weights and bias; needed for ``plan.reset ==
+        "measured"``).
+    """
     n = effective.shape[0]
-    trunc = np.zeros(n)
-    reset = np.zeros(n)
-    if rates is not None and want_trunc:
-        factor = hwc.arithmetic.current_decay_factor(du)
+    zero = np.zeros(n)
+    trunc, reset, weights = zero, zero, zero
+    if rates is None:
+        return BiasCorrections(trunc, reset, weights)
+    seed = 0 if seed is None else int(seed)
+    factor = hwc.arithmetic.current_decay_factor(du)
+    kappa = 1.0 - factor / float(hwc.arithmetic.decay_unity)
+    if plan.truncation:
         trunc = current_truncation_deficit(effective, rates, dt, hwc.activation_shift, factor,
-                                           hwc.decay_bits, seed=0 if seed is None else int(seed))
-    if rates is not None and want_reset:
+                                           hwc.decay_bits, seed=seed)
+    if plan.reset == "half_step":
         reset = reset_overshoot_bias(scale, rates, dt)
-    return trunc, reset
+    elif plan.reset == "measured":
+        per_step = measured_overshoot(folded.weights, folded.bias, kappa, plan.leak, dt,
+                                      calibration_steps(rates, dt), delays=plan.delays, seed=seed)
+        reset = float(scale) * per_step
+    if plan.weights:
+        weights = weight_rounding_compensation(target, effective, rates, dt, hwc.activation_shift, kappa)
+    return BiasCorrections(trunc, reset, weights)
 
 
 def _split_matrices(enc, weights) -> tuple:
