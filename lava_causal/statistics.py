@@ -60,6 +60,32 @@ def paired_difference_ci(before, after, level: float = LEVEL) -> Tuple[float, fl
     return mean_ci(b - a, level)
 
 
+def paired_ratio_ci(numerator, denominator, level: float = LEVEL) -> Tuple[float, float]:
+    r"""Confidence interval of :math:`\bar a/\bar b`, the ratio of the means of paired
+    trials ``numerator`` :math:`a_k` and ``denominator`` :math:`b_k` (e.g. the chip's
+    error over the float network's from the same initial states): BCa bootstrap
+    resampling trials jointly, so the pairing's shared variance cancels."""
+    a, b = np.asarray(numerator, float).ravel(), np.asarray(denominator, float).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"paired trials need equal lengths, got {a.size} and {b.size}")
+    if a.size == 0 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))) or np.mean(b) <= 0:
+        return (float("nan"), float("nan"))
+    if a.size < MIN_TRIALS:
+        return (-math.inf, math.inf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = scipy.stats.bootstrap((a, b), lambda x, y, axis=-1: np.mean(x, axis=axis) / np.mean(y, axis=axis),
+                                    paired=True, vectorized=True, confidence_level=level,
+                                    n_resamples=RESAMPLES, method="BCa",
+                                    random_state=np.random.default_rng(SEED))
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        index = np.random.default_rng(SEED).integers(0, a.size, (RESAMPLES, a.size))
+        ratios = a[index].mean(axis=1) / b[index].mean(axis=1)
+        lo, hi = (float(v) for v in np.percentile(ratios, [50 * (1 - level), 50 * (1 + level)]))
+    return (lo, hi)
+
+
 def excludes_zero(interval) -> bool:
     """True when the interval lies strictly on one side of 0 (a significant change)."""
     lo, hi = interval

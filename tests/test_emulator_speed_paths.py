@@ -7,14 +7,16 @@ The reference follows :mod:`compiler.hardware.arithmetic` and the emulator's mod
 docstring literally, in int64: per split and per delay group the inputs are summed
 and floor-shifted once, the sum over splits wraps to 32 bits, the activation shift
 and the addition to the decayed current wrap to 32 bits, ``u`` wraps once at 24
-bits, ``v`` saturates, spikes are strictly above threshold and reset ``v`` to 0.
+bits, ``v`` saturates, spikes are strictly above threshold and reset ``v`` to 0 (or,
+with the arithmetic's subtractive reset, subtract the threshold from it:
+``tests/test_subtractive_reset.py`` runs these cases with it).
 """
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 import compiler.backends.emulator as emulator_module
-from compiler import FixedPointNetwork
+from compiler import ChipArithmetic, FixedPointNetwork
 from compiler import emulate as _emulate
 from compiler.backends.emulator import DenseSynapses, SparseSynapses, synapses_of
 
@@ -76,16 +78,16 @@ def reference(fixed, steps, v0, bias=None):
         u = np.where(pre > sm, pre - 2 * sm, np.where(pre <= -sm, pre + 2 * sm, pre))
         v = np.clip(_decay(v, vf, ar.decay_bits) + u + b, -lim, lim)
         fired = v > fixed.threshold
-        v[fired] = 0
+        v[fired] = v[fired] - fixed.threshold if ar.reset == "subtract" else 0
         spikes[t] = fired
     return spikes
 
 
 # ------------------------------------------------------------------ networks
 def random_network(seed=0, n=24, exps=(3, -2), delays=None, du=200, dv=40, scale=2, vth=2000,
-                   density=1.0, dtype=None):
+                   density=1.0, dtype=None, reset="hard"):
     """Random mixed-sign splits with the given exponents; ``delays``: None, an int,
-    or ``"per-synapse"`` (0..5)."""
+    or ``"per-synapse"`` (0..5); ``reset``: the arithmetic's reset."""
     rng = np.random.default_rng(seed)
     ws = []
     mask = rng.random((n, n)) < density
@@ -97,7 +99,7 @@ def random_network(seed=0, n=24, exps=(3, -2), delays=None, du=200, dv=40, scale
         delays = rng.integers(0, 6, (n, n))
     return FixedPointNetwork(weights=tuple(ws), weight_exps=exps, bias_mant=rng.integers(0, 4000, n),
                              bias_exp=rng.integers(0, 4, n), vth=vth, du=du, dv=dv, dt=1e-4,
-                             delays=delays)
+                             delays=delays, arithmetic=ChipArithmetic(reset=reset))
 
 
 def as_sparse(fixed):
@@ -119,7 +121,7 @@ def as_sparse(fixed):
         ws.append(m)
     return FixedPointNetwork(weights=tuple(ws), weight_exps=fixed.weight_exps, bias_mant=fixed.bias_mant,
                              bias_exp=fixed.bias_exp, vth=fixed.vth, du=fixed.du, dv=fixed.dv, dt=fixed.dt,
-                             delays=delays)
+                             delays=delays, arithmetic=fixed.arithmetic)
 
 
 def _v0(fixed, seed=3):

@@ -34,11 +34,11 @@ def _replace(text, section, key, new_line):
 
 def test_list_hardware_has_the_shipped_targets():
     names = list_hardware()
-    assert {"loihi1", "loihi2", "wide16", "kapoho_point"} <= set(names)
+    assert {"loihi1", "loihi2", "wide16", "kapoho_point", "loihi2_subtractive"} <= set(names)
     assert compiler.list_hardware() == names
 
 
-@pytest.mark.parametrize("name", ["loihi1", "loihi2", "wide16", "kapoho_point"])
+@pytest.mark.parametrize("name", ["loihi1", "loihi2", "wide16", "kapoho_point", "loihi2_subtractive"])
 def test_every_shipped_config_loads(name):
     hw = HardwareConfig.load(name)
     assert hw.name == name
@@ -134,7 +134,7 @@ def test_load_by_path_and_instance(tmp_path):
     assert HardwareConfig.load(copy).weight_mantissa_bits == 8
 
 
-@pytest.mark.parametrize("name", ["loihi1", "loihi2", "wide16", "kapoho_point"])
+@pytest.mark.parametrize("name", ["loihi1", "loihi2", "wide16", "kapoho_point", "loihi2_subtractive"])
 def test_every_value_has_a_source_comment(name):
     """Each key = value line in a section carries a '#' comment (its source)."""
     text = (HW_DIR / f"{name}.toml").read_text()

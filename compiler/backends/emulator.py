@@ -5,7 +5,11 @@ It reproduces, integer for integer, the step of ``PyLifModelBitAcc`` and
 :mod:`compiler.hardware.arithmetic`: Dense's one-step latency, the per-split and per-delay
 floor shift of summed input, the 6-bit activation shift, the truncating 12-bit
 current decay, 24-bit wrap of ``u``, saturation of ``v``, the strictly-greater
-threshold and the hard reset to zero. Trials are independent copies of the network,
+threshold and the hard reset to zero. A hypothetical chip whose neuron resets by
+subtraction (:attr:`compiler.hardware.arithmetic.ChipArithmetic.reset` ``"subtract"``,
+config ``loihi2_subtractive``: :math:`v \leftarrow v - \theta_m 2^{6}` on a spike, the
+overshoot kept) runs the same step with that reset; Lava cannot run it, so there the
+emulator is the reference. Trials are independent copies of the network,
 advanced in parallel (numba), in chunks of steps of about :data:`CHUNK_SECONDS` each
 with the whole state carried between chunks (so Ctrl-C is answered between chunks and
 the counts do not depend on the chunking: :func:`run_in_chunks`; its pacing and
@@ -73,6 +77,10 @@ from compiler.system.sparse import same_pattern
 
 LAVA_WORD_BITS = 32
 """Width of the ``int32`` arrays of Lava's fixed-point models and channels."""
+
+SUBTRACT_MODE = 8
+"""The :func:`neuron_mode` bit of the subtractive reset (``v -= vth`` on a spike,
+:attr:`ChipArithmetic.reset` ``"subtract"``); clear: the hard reset ``v = 0``."""
 
 CHUNK_SECONDS = 0.2
 """Wall time aimed at by one chunk of a long kernel run (emulator, float simulator,
@@ -605,15 +613,18 @@ def neuron_mode(fixed: FixedPointNetwork, syn) -> int:
     which the 24-bit wrap brings back within :math:`\pm 2^{23}` (so by induction from
     ``u = 0`` neither 32-bit wrap ever changes a value); then bit 0 is clear. Bit 1 is
     set when ``v`` leaks (``dv`` above zero). 4: ``decay_bits`` above 22, where
-    :math:`|x|\,\mathrm{factor}` could exceed :math:`2^{53}` (the integer decay)."""
+    :math:`|x|\,\mathrm{factor}` could exceed :math:`2^{53}` (the integer decay). Plus
+    :data:`SUBTRACT_MODE` (8) when the chip resets by subtraction
+    (:attr:`compiler.hardware.arithmetic.ChipArithmetic.reset` ``"subtract"``)."""
     ar = fixed.arithmetic
+    reset = SUBTRACT_MODE if ar.subtractive else 0
     if 31 + ar.decay_bits > 53:
-        return 4
+        return 4 + reset
     sm = ar.state_max
     act = input_bound(syn, fixed.weight_exps) << ar.activation_shift
     wraps = not (act < 2 * sm and sm + act < 2 ** (LAVA_WORD_BITS - 1))
     leak = ar.voltage_decay_factor(fixed.dv) != ar.decay_unity
-    return int(wraps) + 2 * int(leak)
+    return int(wraps) + 2 * int(leak) + reset
 
 
 def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0=None,
@@ -776,11 +787,11 @@ def _decay(x, factor, bits):
 
 @njit(cache=True, inline="always")
 def _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale, state_max, v_limit,
-              wraps, leak):
-    """The loop of :func:`_lif_step` in double; ``wraps`` and ``leak`` are constants at
-    each call site, so each of the four variants compiles to a branch-free loop.
-    ``u_factor`` and ``v_factor`` come scaled by ``2**-decay_bits`` (exact: a power of
-    two), so ``x * factor`` is the exact real product :math:`x f / 2^{b}`."""
+              wraps, leak, subtract):
+    """The loop of :func:`_lif_step` in double; ``wraps``, ``leak`` and ``subtract`` are
+    constants at each call site, so each of the eight variants compiles to a branch-free
+    loop. ``u_factor`` and ``v_factor`` come scaled by ``2**-decay_bits`` (exact: a power
+    of two), so ``x * factor`` is the exact real product :math:`x f / 2^{b}`."""
     n = u.shape[0]
     two_state = 2.0 * state_max
     count = 0
@@ -793,15 +804,17 @@ def _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
         if wraps:
             uu = _wrap32(uu)
         count += _settle(u, v, flags, i, uu, np.trunc(v[i] * v_factor) if leak else v[i], bias[i],
-                         two_state, state_max, v_limit, vth)
+                         two_state, state_max, v_limit, vth, subtract)
     return count
 
 
 @njit(cache=True, inline="always")
-def _settle(u, v, flags, i, uu, decayed_v, bias, two_state, state_max, v_limit, vth):
+def _settle(u, v, flags, i, uu, decayed_v, bias, two_state, state_max, v_limit, vth, subtract):
     """The end of neuron ``i``'s step, shared by both loops: the 24-bit wrap of ``u``
     (once, like Lava), ``v = decay(v) + u + bias`` saturated, the strict threshold and
-    the hard reset; writes ``u[i]``, ``v[i]``, ``flags[i]`` and returns 1 for a spike."""
+    the reset, hard (``v = 0``, Lava's LIF) or, with the constant ``subtract``,
+    subtractive (``v - vth``, the overshoot kept: :attr:`ChipArithmetic.reset`); writes
+    ``u[i]``, ``v[i]``, ``flags[i]`` and returns 1 for a spike."""
     uu = uu - two_state if uu > state_max else uu
     uu = uu + two_state if uu <= -state_max else uu
     u[i] = uu
@@ -809,7 +822,7 @@ def _settle(u, v, flags, i, uu, decayed_v, bias, two_state, state_max, v_limit, 
     vv = v_limit if vv > v_limit else vv
     vv = -v_limit if vv < -v_limit else vv
     s = vv > vth
-    v[i] = 0.0 if s else vv
+    v[i] = (vv - vth if subtract else 0.0) if s else vv
     flags[i] = s
     return 1 if s else 0
 
@@ -831,22 +844,37 @@ def _lif_step(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
     (:data:`BIAS_CLIP`). ``mode`` (:func:`neuron_mode`) picks the loop: bit 0 set, the
     32-bit wraps are applied (else the network's input bound proves them identities);
     bit 1 set, ``v`` leaks (else ``decay(v) = v``); 4, the integer :func:`_decay` (a
-    ``decay_bits`` too wide for the exact double product). The kernels unpack their
-    ``neuron`` tuple once and pass the scalars."""
+    ``decay_bits`` too wide for the exact double product); plus :data:`SUBTRACT_MODE`
+    (8), the subtractive reset ``v -= vth`` on a spike (:attr:`ChipArithmetic.reset`
+    ``"subtract"``, a hypothetical chip) instead of ``v = 0``. Each combination is its
+    own loop with the choices as constants (:func:`_lif_loop`), so none costs a branch
+    per neuron. The kernels unpack their ``neuron`` tuple once and pass the scalars."""
+    if mode >= SUBTRACT_MODE:
+        return _lif_variant(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale, state_max,
+                            v_limit, mode - SUBTRACT_MODE, iu_factor, iv_factor, decay_bits, True)
+    return _lif_variant(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale, state_max,
+                        v_limit, mode, iu_factor, iv_factor, decay_bits, False)
+
+
+@njit(cache=True, inline="always")
+def _lif_variant(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale, state_max,
+                 v_limit, mode, iu_factor, iv_factor, decay_bits, subtract):
+    """:func:`_lif_step` for one reset (``subtract``, a constant at both call sites) and
+    ``mode`` without :data:`SUBTRACT_MODE`: picks the loop."""
     u_factor = u_factor * scale
     v_factor = v_factor * scale
     if mode == 0:
         return _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
-                         state_max, v_limit, False, False)
+                         state_max, v_limit, False, False, subtract)
     if mode == 1:
         return _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
-                         state_max, v_limit, True, False)
+                         state_max, v_limit, True, False, subtract)
     if mode == 2:
         return _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
-                         state_max, v_limit, False, True)
+                         state_max, v_limit, False, True, subtract)
     if mode == 3:
         return _lif_loop(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
-                         state_max, v_limit, True, True)
+                         state_max, v_limit, True, True, subtract)
     n = u.shape[0]
     two_state = 2.0 * state_max
     count = 0
@@ -855,7 +883,7 @@ def _lif_step(u, v, row, bias, flags, vth, u_factor, v_factor, scale, act_scale,
         row[i] = 0
         uu = _wrap32(np.float64(_decay(np.int64(u[i]), iu_factor, decay_bits)) + act)
         count += _settle(u, v, flags, i, uu, np.float64(_decay(np.int64(v[i]), iv_factor, decay_bits)),
-                         bias[i], two_state, state_max, v_limit, vth)
+                         bias[i], two_state, state_max, v_limit, vth, subtract)
     return count
 
 

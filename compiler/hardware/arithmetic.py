@@ -15,11 +15,23 @@ One chip step, for every neuron (all integers):
         + a \cdot 2^{6} \quad\text{(wraps to 24-bit two's complement)}\\
     v &\leftarrow \mathrm{sgn}(v)\,\big\lfloor |v| (2^{12} - \delta_v) / 2^{12} \big\rfloor + u
         + b_m 2^{b_e} \quad\text{(clipped to } \pm(2^{23}-1))\\
-    s &= v > \theta_m 2^{6}, \qquad v \leftarrow 0 \text{ where } s.
+    s &= v > \theta_m 2^{6}, \qquad v \leftarrow
+        \begin{cases} 0 & \text{reset = "hard" (Lava's LIF)}\\
+                      v - \theta_m 2^{6} & \text{reset = "subtract"} \end{cases}
+        \quad\text{where } s.
+
+The hard reset is what Lava's LIF (Loihi 2's stock neuron) does: the overshoot
+:math:`v - \theta_m 2^{6}` above threshold is lost. The subtractive reset keeps it; it
+describes a *hypothetical* chip (a custom microcode neuron on Loihi 2, config
+``loihi2_subtractive``) that only :func:`compiler.emulate` runs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+RESET_MODES = ("hard", "subtract")
+r"""Allowed :attr:`ChipArithmetic.reset`: ``"hard"`` (:math:`v \leftarrow 0`, Lava's LIF)
+and ``"subtract"`` (:math:`v \leftarrow v - \theta_m 2^{6}`, hypothetical, emulator only)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,15 @@ class ChipArithmetic:
         Synaptic input is shifted left by this many bits before entering ``u`` (6).
     threshold_shift : int
         The threshold mantissa is shifted left by this many bits (6).
+    reset : {"hard", "subtract"}
+        What a spike does to ``v``: ``"hard"`` (default, Lava's LIF) sets it to 0,
+        ``"subtract"`` subtracts the threshold ``vth << threshold_shift`` and keeps the
+        overshoot (a hypothetical custom neuron, emulator only).
+
+    Raises
+    ------
+    ValueError
+        ``reset`` is not one of :data:`RESET_MODES`.
     """
 
     state_bits: int = 24
@@ -51,6 +72,17 @@ class ChipArithmetic:
     voltage_decay_offset: int = 0
     activation_shift: int = 6
     threshold_shift: int = 6
+    reset: str = "hard"
+
+    def __post_init__(self):
+        if self.reset not in RESET_MODES:
+            raise ValueError(f"ChipArithmetic.reset = {self.reset!r} is not allowed; allowed: "
+                             f"{', '.join(map(repr, RESET_MODES))}")
+
+    @property
+    def subtractive(self) -> bool:
+        """Whether a spike subtracts the threshold from ``v`` (else ``v`` is set to 0)."""
+        return self.reset == "subtract"
 
     @property
     def state_max(self) -> int:

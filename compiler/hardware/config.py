@@ -17,10 +17,20 @@ Schema (all keys required unless marked, unknown keys rejected)::
     [core]       neurons_per_core cores_per_chip synapse_memory_bits input_axons_per_core
                  output_axons_per_core threshold_profiles_per_core
     [energy]     synaptic_op_pj neuron_update_pj
+    [neuron]     (optional table) reset = "hard" (default) | "subtract"
     [board]      (optional table) chips_per_board, inter_chip_spike_pj (optional)
     [runtime]    (optional table) neuron_update_ns synaptic_op_ns spike_out_ns link_message_ns
                  barrier_ns cores_per_router mesh_columns, and (optional) chip_link_message_ns
                  chip_barrier_ns static_power_w
+
+The optional ``[neuron]`` table says what a spike does to the voltage: ``reset =
+"hard"`` (the default when the table or key is absent) sets it to 0, as Lava's LIF and
+Loihi 2's stock neuron do; ``reset = "subtract"`` subtracts the threshold and keeps the
+overshoot, a custom microcode neuron that only :func:`compiler.emulate` runs (Lava's LIF
+cannot, so :data:`LAVA_DATAPATH` requires ``"hard"``; ``loihi2_subtractive.toml`` is
+Loihi 2 with it, a hypothetical target). :attr:`HardwareConfig.reset_mode` holds it and
+:attr:`HardwareConfig.arithmetic` carries it to the emulator (:class:`ChipArithmetic`
+``reset``).
 
 The optional ``[board]`` table describes a board of identical chips (e.g.
 ``kapoho_point.toml``: 8 Loihi 2 chips): ``chips_per_board`` bounds the chips
@@ -116,6 +126,9 @@ state.synaptic_input_bits          a *limit*: the compiler keeps the worst-case 
                                    past it (with a warning) is emulated without that overflow
 decay.bits, decay.current_offset,  the emulator's decay factors (``ChipArithmetic``)
 decay.voltage_offset
+neuron.reset                       the emulator's reset after a spike: ``v = 0``
+                                   (``"hard"``) or ``v - vth << shift`` (``"subtract"``,
+                                   ``ChipArithmetic.reset``); Lava runs ``"hard"`` only
 core.*, energy.*, board.*,         placement, cost and runtime models only (no effect on
 runtime.*                          dynamics)
 =================================  =======================================================
@@ -139,7 +152,7 @@ try:
 except ImportError:  # Python 3.10: the same parser, packaged
     import tomli as tomllib
 
-from compiler.hardware.arithmetic import ChipArithmetic
+from compiler.hardware.arithmetic import RESET_MODES, ChipArithmetic
 from compiler.hardware.encoding import WeightFormat
 
 HW_DIR = Path(__file__).resolve().parent / "configs"
@@ -191,6 +204,8 @@ LAVA_DATAPATH = (
      "ds_offset = 1 (lava: proc/lif/models.py)"),
     ("decay.voltage_offset", "voltage_decay_offset", "==", 0,
      "dm_offset = 0 (lava: proc/lif/models.py)"),
+    ("neuron.reset", "reset_mode", "==", "hard",
+     "LIF sets v to 0 after a spike (lava: proc/lif/models.py AbstractPyLifModelFixed.reset_voltage)"),
 )
 """What ``lava_runnable = true`` promises: each entry is (key, field, relation, Lava's
 value, source). :meth:`HardwareConfig.from_dict` rejects a Lava-runnable config that
@@ -256,6 +271,10 @@ _OPTIONAL_SCHEMA = (
     ("runtime", "chip_link_message_ns", "runtime_chip_link_message_ns", float, 0.0, 1e9, False),
     ("runtime", "chip_barrier_ns", "runtime_chip_barrier_ns", float, 0.0, 1e9, False),
     ("runtime", "static_power_w", "static_power_w", float, 0.0, 1e4, False),
+)
+# Optional tables of string choices: (section, key, field name, allowed values, default)
+_CHOICE_SCHEMA = (
+    ("neuron", "reset", "reset_mode", RESET_MODES, "hard"),
 )
 _TOP = ("format_version", "name", "description", "lava_runnable", "unverified")
 _OPTIONAL_TOP = ("emulator_only_reason",)
@@ -336,6 +355,9 @@ class HardwareConfig:
         Optional static (idle) power of the chips in use, watts; None: not priced.
     unverified : tuple of str
         ``"section.key"`` names whose public figures are uncertain.
+    reset_mode : {"hard", "subtract"}
+        ``neuron.reset``: what a spike does to ``v`` (0, or ``v`` minus the threshold);
+        ``"hard"`` when the config has no ``[neuron]`` table.
     emulator_only_reason : str
         Why Lava cannot run it ("" when ``lava_runnable``).
     path : str
@@ -385,6 +407,7 @@ class HardwareConfig:
     runtime_chip_link_message_ns: Optional[float] = None
     runtime_chip_barrier_ns: Optional[float] = None
     static_power_w: Optional[float] = None
+    reset_mode: str = "hard"
 
     # ------------------------------------------------------------ loading
     @classmethod
@@ -433,7 +456,7 @@ class HardwareConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"hardware config {source!r}: top level must be a table")
         sections = sorted({s for s, *_ in _SCHEMA})
-        optional_sections = sorted({s for s, *_ in _OPTIONAL_SCHEMA})
+        optional_sections = sorted({s for s, *_ in _OPTIONAL_SCHEMA + _CHOICE_SCHEMA})
         for key in data:
             if key not in _TOP and key not in _OPTIONAL_TOP and key not in sections + optional_sections:
                 fail(key, f"is unknown (allowed top-level keys: "
@@ -470,7 +493,7 @@ class HardwareConfig:
                 fail(section, "is missing (a [" + section + "] table is required)")
             if not isinstance(table, dict):
                 fail(section, "must be a table")
-            known = {k for s, k, *_ in _SCHEMA + _OPTIONAL_SCHEMA if s == section}
+            known = {k for s, k, *_ in _SCHEMA + _OPTIONAL_SCHEMA + _CHOICE_SCHEMA if s == section}
             for key in table:
                 if key not in known:
                     fail(f"{section}.{key}", f"is unknown (allowed in [{section}]: {sorted(known)})")
@@ -493,10 +516,16 @@ class HardwareConfig:
                         fail(full, f"is missing (required in a [{section}] table)")
                     continue
                 values[field_name] = _checked_number(full, table[key], typ, lo, hi, fail)
+        for section, key, field_name, allowed, default in _CHOICE_SCHEMA:
+            value = (data.get(section) or {}).get(key, default)
+            if not isinstance(value, str) or value not in allowed:
+                fail(f"{section}.{key}", f"= {value!r} is not allowed; allowed: "
+                                         f"{', '.join(map(repr, allowed))} (default {default!r})")
+            values[field_name] = value
         unverified = data["unverified"]
         if not isinstance(unverified, list) or not all(isinstance(u, str) for u in unverified):
             fail("unverified", "must be a list of 'section.key' strings")
-        known_keys = {f"{s}.{k}" for s, k, *_ in _SCHEMA + _OPTIONAL_SCHEMA}
+        known_keys = {f"{s}.{k}" for s, k, *_ in _SCHEMA + _OPTIONAL_SCHEMA + _CHOICE_SCHEMA}
         for u in unverified:
             if u not in known_keys:
                 fail("unverified", f"names {u!r}, which is not a config key")
@@ -524,8 +553,8 @@ class HardwareConfig:
         if data["lava_runnable"]:
             for full, field_name, rel, lava_value, why in LAVA_DATAPATH:
                 if not _RELATIONS[rel](values[field_name], lava_value):
-                    fail(full, f"= {values[field_name]} breaks lava_runnable = true: Lava needs {full} "
-                               f"{rel} {lava_value} ({why}); set lava_runnable = false with an "
+                    fail(full, f"= {values[field_name]!r} breaks lava_runnable = true: Lava needs {full} "
+                               f"{rel} {lava_value!r} ({why}); set lava_runnable = false with an "
                                f"emulator_only_reason to keep it as an emulator-only target")
         return cls(name=data["name"], description=data["description"],
                    lava_runnable=data["lava_runnable"], unverified=tuple(unverified),
@@ -539,7 +568,7 @@ class HardwareConfig:
                               current_decay_offset=self.current_decay_offset,
                               voltage_decay_offset=self.voltage_decay_offset,
                               activation_shift=self.activation_shift,
-                              threshold_shift=self.threshold_shift)
+                              threshold_shift=self.threshold_shift, reset=self.reset_mode)
 
     @property
     def weight_register_bits(self) -> int:
@@ -643,6 +672,9 @@ class HardwareConfig:
             out["emulator_only_reason"] = self.emulator_only_reason
         for section, key, field_name, *_ in _SCHEMA:
             out.setdefault(section, {})[key] = getattr(self, field_name)
+        for section, key, field_name, _allowed, default in _CHOICE_SCHEMA:
+            if getattr(self, field_name) != default:
+                out.setdefault(section, {})[key] = getattr(self, field_name)
         for section, key, field_name, *_ in _OPTIONAL_SCHEMA:
             if section == "board" and not self.chips_per_board:
                 continue  # no [board] table (chips_per_board = 0 means none)

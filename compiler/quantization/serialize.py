@@ -17,6 +17,12 @@ pattern), a uniform delay a 0-d ``delays`` (header ``"delays_layout"``: ``"dense
 Dense networks with per-synapse delays are still written as version 1, and version-1
 files still load. File size and load memory: O(nnz).
 
+The header's ``arithmetic`` table holds the integer fields of :class:`ChipArithmetic`
+and, for a chip that does not reset hard, ``"reset": "subtract"`` (hypothetical
+subtractive-reset configs such as ``loihi2_subtractive``); a file without the key (every
+hard-reset network, and every file written before the key existed) reads as
+``"hard"``. :func:`load` accepts only ``"hard"`` and ``"subtract"``.
+
 :func:`load` trusts nothing in the file: the header's scalars must be JSON integers,
 the arrays integer dtypes, ``n_splits`` must match the ``weights_<k>`` entries stored,
 and the network must pass :func:`compiler.quantization.validate.check_fixed_point` against the
@@ -35,7 +41,7 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
-from compiler.hardware.arithmetic import ChipArithmetic
+from compiler.hardware.arithmetic import RESET_MODES, ChipArithmetic
 from compiler.system.files import atomic_output, read_npz
 from compiler.hardware.config import list_hardware
 from compiler.quantization.validate import FixedPointError, check_fixed_point
@@ -91,8 +97,10 @@ def _check_header(path, header, contents):
     if not isinstance(header["has_delays"], bool):
         bad("has_delays", header["has_delays"], "true or false")
     arith = header["arithmetic"]
-    if not isinstance(arith, dict) or not all(type(v) is int for v in arith.values()):
-        bad("arithmetic", arith, "a table of integers")
+    if not isinstance(arith, dict) or not all(type(v) is int for k, v in arith.items() if k != "reset"):
+        bad("arithmetic", arith, "a table of integers (and the reset)")
+    if arith.get("reset", "hard") not in RESET_MODES:
+        bad("arithmetic.reset", arith["reset"], " or ".join(f'"{m}"' for m in RESET_MODES))
     k = header["n_splits"]
     layout = header.get("layout", "dense")
     if layout not in ("dense", "csr"):
@@ -184,6 +192,16 @@ def _decode(obj, arrays):
     return obj
 
 
+def _arithmetic_header(ar: ChipArithmetic) -> dict:
+    """``ar`` as the header's ``arithmetic`` table: the integer fields, and ``reset``
+    only when it is not ``"hard"`` (so hard-reset files are what earlier versions wrote
+    and read; a file without the key reads as ``"hard"``)."""
+    out = {k: int(getattr(ar, k)) for k in ChipArithmetic.__dataclass_fields__ if k != "reset"}
+    if ar.reset != "hard":
+        out["reset"] = ar.reset
+    return out
+
+
 def save(fixed, path) -> None:
     """Write ``fixed`` to ``path`` (see the module docstring). The file is replaced
     atomically: readers never see a partial file. Called by
@@ -202,7 +220,7 @@ def save(fixed, path) -> None:
         "vth": fixed.vth, "du": fixed.du, "dv": fixed.dv, "dt": repr(fixed.dt),
         "num_weight_bits": fixed.num_weight_bits, "hw_name": fixed.hw_name,
         "has_delays": fixed.delays is not None,
-        "arithmetic": {k: int(getattr(fixed.arithmetic, k)) for k in ChipArithmetic.__dataclass_fields__},
+        "arithmetic": _arithmetic_header(fixed.arithmetic),
     }
     if sparse:
         header.update(layout="csr", shape=[int(x) for x in fixed.weights[0].shape])
