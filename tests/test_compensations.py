@@ -175,6 +175,27 @@ def test_weight_compensation_is_exact_before_bias_rounding(four_cause):
     np.testing.assert_allclose(drive[~active], (folded.bias + folded.weights @ r)[~active], atol=1e-9)
 
 
+def test_coupling_shift_restores_a_stable_coupling_and_keeps_the_optimum():
+    """The ill-conditioned mixture task: 8-bit weights make the coupling's soft directions
+    unstable; a shift of 0.05 gives them a positive margin, and r* stays the chip's
+    optimum (up to the bias rounding)."""
+    problem = tasks.mixture(seed=0)
+    network = build_network(problem)
+    d = network.reset
+
+    def smallest_eigenvalue(fixed):
+        w = compiler.effective_input(fixed) * 2.0 ** 6 / (fixed.info["decay"]["kappa"] * fixed.threshold)
+        g = d[:, None] * (np.eye(network.n) - w)
+        return np.linalg.eigvalsh(0.5 * (g + g.T))[0]
+
+    plain = compiler.compile(network, dt=DT)
+    shifted = compiler.compile(network, dt=DT, coupling_shift=0.05)
+    assert smallest_eigenvalue(plain) < 0 < smallest_eigenvalue(shifted)
+    assert relative(compiler.effective_rates(shifted).rates, problem.map_estimate()) < 0.05
+    with pytest.raises(ValueError, match="coupling_shift > 0 needs weight_compensation='bias'"):
+        compiler.compile(network, dt=DT, coupling_shift=0.05, weight_compensation="none")
+
+
 def test_optimum_bias_rounding_moves_the_quantized_optimum_closer():
     problem = tasks.discrimination(seed=0)
     nearest = quantized_optimum_gap(problem, bias_rounding="nearest")
