@@ -30,8 +30,11 @@ row), the trial mean of each per-trial metric of :mod:`lava_causal.metrics`, abo
 ``mean_relative_error`` (the mean over trials of :math:`|r_k - r^*|/|r^*|`), with a 95 %
 interval (:mod:`lava_causal.statistics`), and its increment over the previous row with
 a *paired* 95 % interval of the per-trial differences; an increment is ``significant``
-when that interval excludes 0. The dominant source is the largest increment when it is
-significant and significantly larger than every other row's (paired), else none. The increments add up to the total. The total row also gives the
+when that interval excludes 0. The dominant source is the largest net increment (an
+effect together with the compensation row that follows it, e.g. "hard reset
+(uncompensated) + reset compensation (measured)": what it costs as compiled) when it
+is significant and significantly larger than every other source's (paired), else
+none. The increments add up to the total. The total row also gives the
 ``relative_error_of_mean`` of the trial-mean rates.
 
 Weight bits: a budget given ``weight_bits`` without ``weight_splits`` holds one split
@@ -86,6 +89,9 @@ PRIMARY = "relative_error"
 FLOAT_DT = 1e-5
 """Step of the ideal float network (row 1)."""
 MAX_TRIALS = 512
+COMPENSATION_ROWS = {"reset compensation": "hard reset", "weight compensation": "weight quantization"}
+"""Compensation row -> the effect row it follows and compensates (their sum is what
+the effect costs as compiled, :meth:`ErrorBudget.net_increments`)."""
 """Most trials :func:`error_budget` adds to meet a ``ci_width``."""
 
 
@@ -196,28 +202,44 @@ class ErrorBudget:
                 return row
         raise KeyError(f"no row starts with {source_prefix!r}; rows: {[r.source for r in self.rows]}")
 
-    def ranking(self, metric: str = PRIMARY) -> List[str]:
-        """Sources ordered by the damage of their mean increment of ``metric``, largest
-        first (significant or not)."""
+    def net_increments(self, metric: str = PRIMARY) -> dict:
+        """Per-trial increments of ``metric`` by source, each compensation row
+        (:data:`COMPENSATION_ROWS`) added to the effect it compensates: what the source
+        costs as compiled. Keys: the row's source, or ``"<effect> + <compensation>"``."""
         _check_metric(metric)
-        return [r.source for r in sorted(self.rows, key=lambda r: -_damage(metric, r.increments[metric]))]
+        net = {}
+        for row in self.rows:
+            kind = row.source.split(" (")[0]
+            if kind in COMPENSATION_ROWS and net:
+                effect = next(reversed(net))
+                if effect.split(" (")[0] == COMPENSATION_ROWS[kind]:
+                    net[f"{effect} + {row.source}"] = net.pop(effect) + row.increments_per_trial[metric]
+                    continue
+            net[row.source] = np.asarray(row.increments_per_trial[metric], float)
+        return net
+
+    def ranking(self, metric: str = PRIMARY) -> List[str]:
+        """Sources (:meth:`net_increments`) ordered by the damage of their mean net
+        increment of ``metric``, largest first (significant or not)."""
+        net = self.net_increments(metric)
+        return sorted(net, key=lambda source: -_damage(metric, float(net[source].mean())))
 
     def dominant(self, metric: str = PRIMARY) -> Optional[str]:
-        """The source whose increment of ``metric`` does the most damage, provided that
-        is known: its paired 95 % interval excludes 0 and, trial by trial, it exceeds
-        every other row's increment (the paired interval of the difference excludes 0).
-        None otherwise: a ranking by means alone would name noise."""
-        _check_metric(metric)
-        top = self.row(self.ranking(metric)[0])
-        if not (top.significant(metric) and _damage(metric, top.increments[metric]) > 0):
+        """The source whose net increment of ``metric`` (:meth:`net_increments`: a
+        compensated effect counts with its compensation) does the most damage, provided
+        that is known: its paired 95 % interval excludes 0 and, trial by trial, it exceeds
+        every other source's (the paired interval of the difference excludes 0). None
+        otherwise: a ranking by means alone would name noise."""
+        net = self.net_increments(metric)
+        top = self.ranking(metric)[0]
+        values = net[top]
+        if not (statistics.excludes_zero(statistics.mean_ci(values)) and _damage(metric, float(values.mean())) > 0):
             return None
         sign = -1.0 if metric == "support_f1" else 1.0
-        for other in self.rows:
-            if other is not top:
-                gap = sign * (top.increments_per_trial[metric] - other.increments_per_trial[metric])
-                if not statistics.mean_ci(gap)[0] > 0:
-                    return None
-        return top.source
+        for source, other in net.items():
+            if source != top and not statistics.mean_ci(sign * (values - other))[0] > 0:
+                return None
+        return top
 
     def max_increment_ci_width(self, metric: str = PRIMARY) -> float:
         """Widest paired 95 % interval of an increment (what ``ci_width`` bounds)."""

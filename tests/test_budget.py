@@ -12,8 +12,9 @@ from lava_causal.budget import METRICS, ErrorBudget, initial_states, predicted_r
 from lava_causal.cli import main
 from lava_causal.staged import ChipEffects, StageIngredients, run_staged
 
-SOURCES = ["window", "time step", "hard reset", "weight quantization", "bias quantization",
-           "threshold and decay quantization", "state saturation and wrap"]
+SOURCES = ["window", "time step", "hard reset", "reset compensation", "weight quantization",
+           "weight compensation", "bias quantization", "threshold and decay quantization",
+           "state saturation and wrap"]
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,8 @@ def budget(discrimination):
 
 def test_rows_in_order_and_increments_add_up(budget):
     sources = [r.source for r in budget.rows]
-    assert [s.split(" (")[0] for s in sources[:7]] == SOURCES
-    assert "total" in sources[-1] and len(sources) == 8
+    assert [s.split(" (")[0] for s in sources[:9]] == SOURCES
+    assert "total" in sources[-1] and len(sources) == 10
     for metric in METRICS:
         assert sum(r.increments[metric] for r in budget.rows) == pytest.approx(budget.total.trial_mean[metric])
     assert budget.rows[0].increments == budget.rows[0].trial_mean
@@ -103,14 +104,15 @@ def test_table_and_waterfall_plot(tmp_path, budget):
 
 def test_predictions_where_theory_has_them(budget):
     with_prediction = {r.source.split(" (")[0] for r in budget.rows if r.prediction is not None}
-    assert with_prediction == {"window", "weight quantization", "bias quantization",
+    assert with_prediction == {"window", "weight quantization", "weight compensation", "bias quantization",
                                "threshold and decay quantization"}
     window = budget.rows[0]
     assert window.prediction == pytest.approx(window.mean_relative_error, rel=0.5)
 
 
 @pytest.mark.parametrize("options, dominant", [
-    (dict(weight_bits=3, weight_splits=1, duration=2.0), "weight quantization"),
+    (dict(weight_bits=3, weight_splits=1, duration=2.0, weight_compensation="none", bias_rounding="nearest"),
+     "weight quantization"),
     # dt = 2 ms adds 0.47 points to a 0.62 % window term at 10 s: the step's error is
     # transient too (it delays the first inhibition) and falls like 1/T; 5 ms dominates
     (dict(dt=5e-3, duration=10.0), "time step"),
@@ -119,6 +121,8 @@ def test_predictions_where_theory_has_them(budget):
     (dict(noise_std=3.0, duration=2.0), "noise"),
 ])
 def test_each_source_ranks_first_when_made_dominant(discrimination, options, dominant):
+    # A compensated effect is named with its compensation ("weight quantization (...) +
+    # weight compensation (bias)"): what it costs as compiled.
     b = error_budget(discrimination, trials=6, seed=4, **options)
     assert b.dominant() is not None and b.dominant().startswith(dominant), \
         [(r.source, r.increment, r.increment_ci95()) for r in b.rows]
