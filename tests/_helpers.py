@@ -35,3 +35,16 @@ def simulate_in_mode(monkeypatch, net, mode, **kwargs):
         return sim.simulate(net, **kwargs)
     finally:
         monkeypatch.setattr(sim, "_FORCE_MODE", None)
+
+
+def forbid_lava_builds(monkeypatch):
+    """Make every entry point that would build a Lava process or run config raise (each
+    patched where it is looked up): a refusal must come before any of them."""
+    from compiler.backends.lava import build, run, runtime
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a Lava process or run config was built for an emulator-only config")
+
+    for module, name in ((run, "build_lava_network"), (run, "run_config"), (run, "resolve_connectivity"),
+                         (build, "import_lava"), (runtime, "import_lava")):
+        monkeypatch.setattr(module, name, must_not_run)

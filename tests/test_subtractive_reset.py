@@ -26,7 +26,7 @@ import compiler
 from compiler import ChipArithmetic, FixedPointNetwork
 from compiler.backends import emulator as emulator_module
 from compiler.backends.emulator import SUBTRACT_MODE, synapses_of
-from compiler.backends.lava import build, run, runtime
+from _helpers import forbid_lava_builds
 from compiler.hardware.config import HW_DIR, ConfigError, HardwareConfig
 from compiler.quantization.serialize import InvalidNetworkFile
 from test_emulator_speed_paths import CASES, _v0, as_sparse, emulate, random_network, reference
@@ -237,13 +237,7 @@ def test_a_bad_or_dropped_reset_in_a_file_is_refused(tmp_path):
 # ------------------------------------------------------------------ Lava
 def test_run_lava_refuses_it_in_one_line_before_building_anything(monkeypatch):
     fixed = compile_quiet(small_network())
-
-    def must_not_run(*args, **kwargs):
-        raise AssertionError("a Lava process or run config was built for an emulator-only config")
-
-    for module, name in ((run, "build_lava_network"), (run, "run_config"), (run, "resolve_connectivity"),
-                         (build, "import_lava"), (runtime, "import_lava")):
-        monkeypatch.setattr(module, name, must_not_run)
+    forbid_lava_builds(monkeypatch)
     with pytest.raises(ValueError) as err:
         compiler.run_lava(fixed, 10)
     message = str(err.value)

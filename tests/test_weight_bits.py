@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import compiler
-from compiler.backends.lava import build, run, runtime
+from _helpers import forbid_lava_builds
 from compiler.hardware.encoding import effective_weight_bits, mantissa_range, sign_mode
 from compiler.hardware.config import HW_DIR, HardwareConfig
 from compiler.deploy.report import split_quanta, weight_precision
@@ -132,14 +132,7 @@ def test_weight_bits_above_the_mantissa_raise_naming_both(tmp_path):
 def test_wide16_is_refused_by_run_lava_before_building_anything(monkeypatch):
     fixed = compile_quiet(random_network(n=6), hw="wide16")
     assert compiler.emulate(fixed, 50, seed=1).counts.shape == (1, 6)
-
-    def must_not_run(*args, **kwargs):
-        raise AssertionError("a Lava process or run config was built for an emulator-only config")
-
-    # each name patched where it is looked up
-    for module, name in ((run, "build_lava_network"), (run, "run_config"), (run, "resolve_connectivity"),
-                         (build, "import_lava"), (runtime, "import_lava")):
-        monkeypatch.setattr(module, name, must_not_run)
+    forbid_lava_builds(monkeypatch)
     with pytest.raises(ValueError) as err:
         compiler.run_lava(fixed, 10)
     message = str(err.value)
