@@ -178,7 +178,8 @@ def test_weight_compensation_is_exact_before_bias_rounding(four_cause):
 def test_coupling_shift_restores_a_stable_coupling_and_keeps_the_optimum():
     """The ill-conditioned mixture task: 8-bit weights make the coupling's soft directions
     unstable; a shift of 0.05 gives them a positive margin, and r* stays the chip's
-    optimum (up to the bias rounding)."""
+    optimum (up to the bias rounding); "auto" applies it there and not on the
+    well-conditioned four-cause active set."""
     problem = tasks.mixture(seed=0)
     network = build_network(problem)
     d = network.reset
@@ -188,9 +189,14 @@ def test_coupling_shift_restores_a_stable_coupling_and_keeps_the_optimum():
         g = d[:, None] * (np.eye(network.n) - w)
         return np.linalg.eigvalsh(0.5 * (g + g.T))[0]
 
-    plain = compiler.compile(network, dt=DT)
+    plain = compiler.compile(network, dt=DT, coupling_shift=0.0)
     shifted = compiler.compile(network, dt=DT, coupling_shift=0.05)
     assert smallest_eigenvalue(plain) < 0 < smallest_eigenvalue(shifted)
+    auto = compiler.compile(network, dt=DT)   # "auto" sees the lost margin and applies the shift
+    assert auto.info["coupling_shift"]["applied"] == 0.05 and auto.info["coupling_shift"]["margin_chip"] < 0
+    assert smallest_eigenvalue(auto) > 0
+    well_conditioned = compiler.compile(build_network(tasks.four_cause_mixture(seed=0)), dt=DT)
+    assert well_conditioned.info["coupling_shift"]["applied"] == 0.0
     assert relative(compiler.effective_rates(shifted).rates, problem.map_estimate()) < 0.05
     with pytest.raises(ValueError, match="coupling_shift > 0 needs weight_compensation='bias'"):
         compiler.compile(network, dt=DT, coupling_shift=0.05, weight_compensation="none")

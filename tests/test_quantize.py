@@ -283,7 +283,7 @@ def test_weights_beyond_every_scale_raise():
     (dict(bias_rounding="up"), r"bias_rounding must be one of \['auto', 'optimum', 'nearest', 'stochastic'\]"),
     (dict(reset_compensation="full"), r"reset_compensation must be one of \['measured', 'half_step', 'none'\]"),
     (dict(rate_covariance=np.eye(3)), r"rate_covariance is used by rounding='diffusion' only"),
-    (dict(coupling_shift=1.0), r"coupling_shift must be a number in \[0, 1\), got 1.0"),
+    (dict(coupling_shift=1.0), r"coupling_shift must be 'auto' or a number in \[0, 1\), got 1.0"),
     (dict(rounding="diffusion", rate_covariance=np.eye(3)), r"rate_covariance must be a finite symmetric array"),
     (dict(weight_splits=0), r"weight_splits must be an integer in 1\.\.8.*got 0"),
     (dict(weight_splits="many"), r"weight_splits must be one of \['auto'\]"),
