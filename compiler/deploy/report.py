@@ -150,8 +150,10 @@ class QuantizationReport(dict):
         c = self.get("corrections", {})
         if c:
             lines.append(f"corrections (bias, voltage units/step): truncation mean {c['truncation_mean']:+.3g} "
-                         f"(max |.| {c['truncation_max_abs']:.3g}), reset mean {c['reset_mean']:+.3g} "
-                         f"(max {c['reset_max']:.3g}); operating point: {c['operating_point']}")
+                         f"(max |.| {c['truncation_max_abs']:.3g}), reset ({c.get('reset_method', '?')}) mean "
+                         f"{c['reset_mean']:+.3g} (max {c['reset_max']:.3g}), weight rounding mean "
+                         f"{c.get('weights_mean', 0.0):+.3g} (max |.| {c.get('weights_max_abs', 0.0):.3g}); "
+                         f"operating point: {c['operating_point']}")
         s = self.get("scale", {})
         if s:
             lines.append(f"scale S = {s['S']} (vth {s['vth']}), limited by {s['limited_by']}; "
@@ -201,7 +203,9 @@ def quantization_report(fixed) -> QuantizationReport:
     if "weights" in t:
         pattern = sp.csr_matrix(t["weights"]) if sp.issparse(t["weights"]) else None
         eff = _stored(a_eff, pattern) if pattern is not None else a_eff
-        target_values = pattern.data if pattern is not None else np.asarray(t["weights"], float)
+        # The integers encode the targets over 1 + coupling_shift (the bias restores the optimum).
+        shrink = 1.0 + float(info.get("options", {}).get("coupling_shift", 0.0) or 0.0)
+        target_values = (pattern.data if pattern is not None else np.asarray(t["weights"], float)) / shrink
         w = _stats(target_values, eff)
         target = t["weights"] if pattern is not None else target_values
         w.update(units="summed-input units per spike (A = S W' d / 2**act)",
@@ -213,13 +217,15 @@ def quantization_report(fixed) -> QuantizationReport:
                  exponents=list(fixed.weight_exps), quanta=list(info.get("splits", {}).get("quanta", [])),
                  sign_modes=list(info.get("splits", {}).get("modes", [])),
                  mantissa_ranges=[_range(m) for m in fixed.weights],
-                 chosen=f"{fixed.n_splits} split(s), weight_exp {list(fixed.weight_exps)}")
+                 chosen=f"{fixed.n_splits} split(s), weight_exp {list(fixed.weight_exps)}"
+                 + (f", targets / (1 + coupling_shift {shrink - 1:g})" if shrink != 1.0 else ""))
         rep["weights"] = w
     corr = info.get("corrections", {})
     trunc = np.asarray(corr.get("truncation", np.zeros(fixed.n)), float)
     reset = np.asarray(corr.get("reset", np.zeros(fixed.n)), float)
+    weights = np.asarray(corr["weights"] if corr.get("weights") is not None else np.zeros(fixed.n), float)
     if "bias" in t:
-        total = np.asarray(t["bias"], float) + trunc + reset
+        total = np.asarray(t["bias"], float) + trunc + reset + weights
         b = _stats(total, fixed.effective_bias)
         b.update(units="voltage units per step (nominal + corrections)",
                  target_range=_range(total), effective_range=_range(fixed.effective_bias),
@@ -232,7 +238,9 @@ def quantization_report(fixed) -> QuantizationReport:
         rep["corrections"] = {
             "truncation_mean": float(trunc.mean()), "truncation_max_abs": float(np.max(np.abs(trunc), initial=0)),
             "reset_mean": float(reset.mean()), "reset_max": float(np.max(reset, initial=0)),
-            "relative_to_bias": float(np.max(np.abs(trunc + reset) / np.maximum(np.abs(t["bias"]), 1.0),
+            "reset_method": corr.get("reset_method", "half_step" if np.any(reset) else "none"),
+            "weights_mean": float(weights.mean()), "weights_max_abs": float(np.max(np.abs(weights), initial=0)),
+            "relative_to_bias": float(np.max(np.abs(trunc + reset + weights) / np.maximum(np.abs(t["bias"]), 1.0),
                                              initial=0.0)),
             "operating_point": dict(corr.get("operating_point", {})).get("source", "none")}
     scale = info.get("scale", {})
