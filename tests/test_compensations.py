@@ -242,3 +242,20 @@ def test_rebias_of_the_compiled_bias_gives_the_compiled_integers(four_cause):
     again = rebias(fixed, network.bias)
     np.testing.assert_array_equal(again.bias_mant[0], fixed.bias_mant)
     np.testing.assert_array_equal(again.bias_exp[0], fixed.bias_exp)
+
+
+def test_cli_compile_flags_reach_the_compiler(tmp_path, capsys):
+    from lava_causal.cli import main
+    problem_path = tmp_path / "p.npz"
+    tasks.discrimination(seed=0, n=20, m=20).save(problem_path)
+    out = tmp_path / "net.npz"
+    assert main(["compile", str(problem_path), "--reset-compensation", "half_step", "--weight-compensation",
+                 "none", "--bias-rounding", "nearest", "--coupling-shift", "0", "--rounding", "diffusion",
+                 "-o", str(out)]) == 0
+    options = compiler.load(out).info["options"]
+    assert (options["reset_compensation"], options["weight_compensation"], options["bias_rounding"],
+            options["coupling_shift"], options["rounding"]) == ("half_step", "none", "nearest", 0.0, "diffusion")
+    capsys.readouterr()
+    assert main(["compile", str(problem_path), "--coupling-shift", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--coupling-shift must be 'auto' or a number in [0, 1)" in err[0]

@@ -1,8 +1,12 @@
 """``compile`` (quantize a problem's network for a chip) and ``info`` (targets, support)."""
 from __future__ import annotations
 
+import argparse
+
 import compiler
-from compiler.quantization.quantize import BIAS_BITS_RANGE, MAX_SPLITS
+from compiler.hardware.encoding import ROUNDING_MODES
+from compiler.quantization.quantize import (BIAS_BITS_RANGE, BIAS_ROUNDINGS, MAX_SPLITS, RESET_COMPENSATIONS,
+                                            WEIGHT_COMPENSATIONS)
 
 from compiler.system import resources
 from ..network import build_network
@@ -37,10 +41,7 @@ def cmd_compile(args):
                                 splits=splits, emulate=False, force=args.force,
                                 features=problem.features)
         network = build_network(problem, tau_syn=5e-3 if args.tau_syn is None else args.tau_syn)
-    fixed = compiler.compile(network, hw=args.hw, dt=args.dt, strict=args.strict,
-                             weight_bits=args.weight_bits, bias_bits=args.bias_bits,
-                             rounding=args.rounding, weight_splits=splits, seed=args.seed,
-                             allow_unstable=args.allow_unstable)
+    fixed = compiler.compile(network, hw=args.hw, dt=args.dt, **compile_options(args, splits))
     report = compiler.quantization_report(fixed)
     if args.json:
         print_json(report)
@@ -50,6 +51,28 @@ def cmd_compile(args):
         fixed.save(args.output)
         if not args.json:
             print(f"wrote the compiled network to {args.output} (read it with compiler.load)")
+
+
+def compile_options(args, splits) -> dict:
+    """The :func:`compiler.compile` options of ``compile``'s flags."""
+    return dict(strict=args.strict, weight_bits=args.weight_bits, bias_bits=args.bias_bits,
+                rounding=args.rounding, weight_splits=splits, seed=args.seed,
+                reset_compensation=args.reset_compensation, weight_compensation=args.weight_compensation,
+                bias_rounding=args.bias_rounding, coupling_shift=args.coupling_shift,
+                allow_unstable=args.allow_unstable)
+
+
+def coupling_shift(text: str):
+    """``--coupling-shift``: "auto" or a number in [0, 1)."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"--coupling-shift must be 'auto' or a number in [0, 1), got {text!r}")
+    return value
 
 
 def is_decoder_input(path) -> bool:
@@ -80,9 +103,7 @@ def compile_decoder_file(args, splits):
             features, hw=args.hw, dt=args.dt, alpha=contents.get("alpha", 0.0),
             beta=contents.get("beta", 0.0), sigma=contents.get("sigma", 1.0),
             tau_syn=5e-3 if args.tau_syn is None else args.tau_syn,
-            design_observations=contents.get("observation"), strict=args.strict,
-            weight_bits=args.weight_bits, bias_bits=args.bias_bits, rounding=args.rounding,
-            weight_splits=splits, seed=args.seed, allow_unstable=args.allow_unstable)
+            design_observations=contents.get("observation"), **compile_options(args, splits))
     except ValueError as exc:
         raise CliError(f"compile: {exc}") from None
     report = compiler.quantization_report(decoder.fixed)
@@ -175,7 +196,16 @@ def register(sub):
     p.add_argument("--bias-bits", type=int_range("--bias-bits", *BIAS_BITS_RANGE), default=None)
     p.add_argument("--weight-splits", type=positive_int("--weight-splits", MAX_SPLITS), default=None,
                    help=f"Dense processes per connection, 1..{MAX_SPLITS} (default: auto)")
-    p.add_argument("--rounding", choices=["nearest", "stochastic"], default="nearest")
+    p.add_argument("--rounding", choices=list(ROUNDING_MODES), default="nearest",
+                   help="weight rounding (diffusion: errors cancel along each row; dense networks)")
+    p.add_argument("--reset-compensation", choices=list(RESET_COMPENSATIONS), default="measured",
+                   help="bias correction of the hard reset's lost overshoot (default measured)")
+    p.add_argument("--weight-compensation", choices=list(WEIGHT_COMPENSATIONS), default="bias",
+                   help="compensate the weight rounding in the bias (default bias)")
+    p.add_argument("--bias-rounding", choices=list(BIAS_ROUNDINGS), default="auto",
+                   help="bias rounding (optimum: keeps the chip's optimum at the operating point)")
+    p.add_argument("--coupling-shift", type=coupling_shift, default="auto",
+                   help="'auto' or epsilon in [0, 1): weights W'/(1+eps), optimum restored by the bias")
     p.add_argument("--seed", type=seed, default=None)
     p.add_argument("--strict", action="store_true", help="fail instead of clipping")
     p.add_argument("--allow-unstable", action="store_true",
