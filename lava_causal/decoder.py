@@ -22,11 +22,15 @@ The compile needs an operating point (rates) for its scale checks and correction
 compile's: :math:`O(N^3)` for the rate model of a dense network, once. Corrections per
 decode:
 
-- ``corrections="compiled"`` (default): the compile's, evaluated at the design point,
-  for every observation (O(K N) host work per batch);
-- ``corrections="per_observation"``: evaluated at each observation's exact MAP (host
-  NNLS and the current-decay calibration per observation: the integers then equal
-  those of compiling that observation alone with the same options).
+- ``corrections="compiled"`` (default): the current-decay and reset corrections of the
+  compile, evaluated at the design point, for every observation; the weight-rounding
+  compensation (:mod:`compiler.quantization.corrections`) and the optimum bias
+  rounding at each observation's rates predicted on the design point's active set
+  (:func:`compiler.quantization.rebias.linear_rates`, O(K N^2) host work per batch),
+  exact for observations whose optimum has that active set;
+- ``corrections="per_observation"``: every correction at each observation's exact MAP
+  (host NNLS and the calibrations per observation: the integers then equal those of
+  compiling that observation alone with the same options).
 
 A :class:`Decoder` file (``save`` / :func:`load_decoder`) is a compiled-network file
 (:mod:`compiler.quantization.serialize`, validated on load, so ``lava-causal emulate``
