@@ -13,7 +13,7 @@ per-trial values, with the trials of a cell as replicates. For factors
 :math:`\bar y_a`), of a two-factor interaction
 :math:`SS_{AB} = n \prod_{F \ne A,B} L_F \sum_{ab} (\bar y_{ab} - \bar y_a - \bar y_b + \bar y)^2`,
 and the error :math:`SS_E = \sum (y - \bar y_{cell})^2` has :math:`C(n - 1)` degrees
-of freedom (C cells); :math:`F = (SS/df)/(SS_E/df_E)` with its p-value
+of freedom (C cells); interactions of three or more factors are pooled in one row; :math:`F = (SS/df)/(SS_E/df_E)` with its p-value
 (:func:`scipy.stats.f`). Sources are ranked by their share of the total sum of
 squares. With unequal trials per cell (``ci_width``) the cell means are weighted as if
 every cell had the smallest count (an approximation, said in the table).
@@ -140,6 +140,12 @@ class StudyResult:
             out.append({"source": source, "ss": ss, "df": int(df), "share": ss / total if total > 0 else 0.0,
                         "F": f_stat, "p": p})
         out.sort(key=lambda r: -r["ss"])
+        listed = sum(r["ss"] for r in out)
+        higher = max(total - listed - ss_error, 0.0)
+        df_higher = cell.size - 1 - sum(r["df"] for r in out)
+        if df_higher > 0:
+            out.append({"source": "higher-order interactions", "ss": higher, "df": int(df_higher),
+                        "share": higher / total if total > 0 else 0.0, "F": None, "p": None})
         out.append({"source": "residual (trials)", "ss": ss_error, "df": int(df_error),
                     "share": ss_error / total if total > 0 else 0.0, "F": None, "p": None})
         return out
@@ -167,15 +173,18 @@ class StudyResult:
         grid = _marginal(self.means(metric), (iy, ix))
         fig, ax = plt.subplots(figsize=(1.2 * grid.shape[1] + 2.5, 0.8 * grid.shape[0] + 1.8))
         image = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
+        middle = 0.5 * (float(grid.min()) + float(grid.max()))
         for (r, c), value in np.ndenumerate(grid):
-            ax.text(c, r, f"{value:.3g}", ha="center", va="center", color="w", fontsize=8)
+            ax.text(c, r, f"{value:.3g}", ha="center", va="center", color="k" if value > middle else "w",
+                    fontsize=8)
         ax.set_xticks(range(grid.shape[1]), [str(v) for v in self.spec.factors[x]])
         ax.set_yticks(range(grid.shape[0]), [str(v) for v in self.spec.factors[y]])
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         fig.colorbar(image, ax=ax, label=f"mean {metric}")
-        ax.set_title(f"{self.spec.family}: mean {metric} ({self.spec.run['backend']}, {self.spec.run['hw']})",
-                     fontsize=9)
+        others = [f for f in self.factors if f not in (x, y)]
+        ax.set_title(f"{self.spec.family}: mean {metric} ({self.spec.run['backend']}, {self.spec.run['hw']})"
+                     + (f"\naveraged over {', '.join(others)}" if others else ""), fontsize=9)
         return save_figure(fig, path)
 
     def factor_plot(self, path, x: str, metric: Optional[str] = None, facet: Optional[str] = None,
