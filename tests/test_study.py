@@ -176,3 +176,21 @@ def test_cli_study_json_summary_and_errors(tmp_path, capsys):
     assert main(["study", str(bad), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "family = 'nope'" in err[0]
+
+
+def test_a_problem_file_and_a_problem_seed_factor(tmp_path):
+    from lava_causal import tasks
+    path = tmp_path / "mine.npz"
+    tasks.random_problem(4, m=16, n=10).save(path)
+    spec_path = tmp_path / "spec.toml"
+    spec_path.write_text('[problem]\nfile = "mine.npz"\n[factors]\nweight_bits = [4, 8]\n'
+                         '[run]\nduration = 0.2\ntrials = 2\n')
+    first = run(spec_path, tmp_path / "out")
+    assert first.summary["cells_computed"] == 2 and first.cells[0]["problem"]["file"] == str(path.resolve())
+    tasks.random_problem(5, m=16, n=10).save(path)      # another problem in the same file
+    assert run(spec_path, tmp_path / "out").summary["cells_computed"] == 2
+    with pytest.raises(SpecError, match="takes no other keys"):
+        load_spec({"problem": {"file": str(path), "seed": 1}})
+    seeds = run({"problem": {"family": "random", "n": 8, "m": 12}, "factors": {"problem_seed": [1, 2]},
+                 "run": {"duration": 0.2, "trials": 2}}, tmp_path / "seeds")
+    assert seeds.summary["cells_computed"] == 2 and len({r["mean"] for r in seeds.rows()}) == 2

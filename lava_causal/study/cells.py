@@ -28,7 +28,19 @@ from ..provenance import versions
 
 
 def cell_problem(cell: dict):
-    """The cell's :class:`lava_causal.CausalProblem`."""
+    """The cell's :class:`lava_causal.CausalProblem`: from its family, or its file
+    (whose bytes must still have the SHA-256 the spec recorded)."""
+    if cell["family"] == "file":
+        import hashlib
+
+        from ..problem import CausalProblem
+
+        path = cell["problem"]["file"]
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+        if digest != cell["problem"]["sha256"]:
+            raise ValueError(f"problem file {path!r} changed since the study spec was read; rerun the study")
+        return CausalProblem.load(path)
     from .families import make_problem
 
     params = dict(cell["problem"])

@@ -20,7 +20,9 @@ A factor may name a **run** setting (:data:`RUN_KEYS`: ``hw``, ``dt``, ``duratio
 :func:`compiler.compile`), or a **problem** parameter (``problem_seed`` or any
 parameter of the family, e.g. ``overlap``): every combination of the levels is one
 *cell*. Fixed values of the same names go in ``[run]``, ``[compile]`` and
-``[problem]``. ``[run]`` also takes ``trials`` (per cell, batched in one emulator
+``[problem]``. A user's own problem: ``[problem] file = "problem.npz"`` (a file of
+:meth:`lava_causal.CausalProblem.save`; relative to the spec's folder), with the
+SHA-256 of its bytes in every cell's key. ``[run]`` also takes ``trials`` (per cell, batched in one emulator
 call), ``seed`` (initial states: the same in every cell with the same problem size, so
 cells are paired), ``metrics`` (names of :data:`lava_causal.metrics.METRICS`),
 ``ci_width`` (optional target precision: a cell adds trials, the first ones
@@ -143,6 +145,8 @@ def validate(data: dict, where: str = "<dict>") -> Spec:
     if unknown:
         raise SpecError(f"{where}: unknown section [{unknown[0]}]; allowed: {', '.join(SECTIONS)}")
     problem = dict(data.get("problem", {}))
+    if "file" in problem:
+        return _file_spec(data, problem, where)
     family = problem.pop("family", None)
     if family not in FAMILIES:
         raise SpecError(f"{where}: [problem] family = {family!r} is not a known family; allowed: "
@@ -154,7 +158,11 @@ def validate(data: dict, where: str = "<dict>") -> Spec:
         if key != "seed" and key not in defaults:
             raise SpecError(f"{where}: [problem] {key} is not a parameter of family {family!r}; allowed: "
                             f"{', '.join(['seed', *sorted(defaults)])}")
-    run = {**RUN_KEYS, **RUN_ONLY_KEYS, **data.get("run", {})}
+    return _finish(where, data, family, problem, defaults)
+
+
+def _finish(where, data, family, problem, defaults) -> Spec:
+    """Compile options, factors and run settings of a spec whose problem section is checked."""
     for key in data.get("run", {}):
         if key not in RUN_KEYS and key not in RUN_ONLY_KEYS:
             raise SpecError(f"{where}: [run] unknown key {key!r}; allowed: "
@@ -163,6 +171,7 @@ def validate(data: dict, where: str = "<dict>") -> Spec:
     for key in options:
         if key not in COMPILE_KEYS:
             raise SpecError(f"{where}: [compile] unknown option {key!r}; allowed: {', '.join(COMPILE_KEYS)}")
+    run = {**RUN_KEYS, **RUN_ONLY_KEYS, **data.get("run", {})}
     factors, kinds = {}, {}
     for name, levels in data.get("factors", {}).items():
         kinds[name] = _kind(where, name, family, defaults)
@@ -170,7 +179,7 @@ def validate(data: dict, where: str = "<dict>") -> Spec:
             raise SpecError(f"{where}: [factors] {name} must be a non-empty list of levels, got {levels!r}")
         if len({repr(v) for v in levels}) != len(levels):
             raise SpecError(f"{where}: [factors] {name} repeats a level: {levels!r}")
-        fixed_section = {"problem": problem, "compile": options, "run": data.get("run", {})}[kinds[name]]
+        fixed_section = {"problem": data.get("problem", {}), "compile": options, "run": data.get("run", {})}[kinds[name]]
         if (name if name != "problem_seed" else "seed") in fixed_section and kinds[name] != "run":
             raise SpecError(f"{where}: {name} is both a factor and fixed in [{kinds[name]}]; give it once")
         factors[name] = list(levels)
@@ -183,12 +192,37 @@ def validate(data: dict, where: str = "<dict>") -> Spec:
                 kinds=kinds)
 
 
+def _file_spec(data, problem, where) -> Spec:
+    """``[problem] file = "problem.npz"``: the user's own problem; the cells' keys hold
+    the SHA-256 of the file's bytes, so a changed file never reuses old cells."""
+    import hashlib
+
+    unknown = sorted(set(problem) - {"file", "family"})
+    if unknown or problem.get("family", "file") != "file":
+        raise SpecError(f"{where}: [problem] with a file takes no other keys (family, parameters), got "
+                        f"{', '.join(unknown) or 'family = ' + repr(problem.get('family'))}")
+    path = Path(problem["file"])
+    if not path.is_absolute() and where not in ("<dict>", "<text>"):
+        path = Path(where).parent / path
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise SpecError(f"{where}: [problem] file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    from ..problem import CausalProblem
+
+    try:
+        CausalProblem.load(path)
+    except ValueError as exc:
+        raise SpecError(f"{where}: [problem] file: {exc}") from None
+    return _finish(where, data, "file", {"file": str(path.resolve()), "sha256": digest}, {})
+
+
 def _kind(where, name, family, defaults) -> str:
     if name in RUN_KEYS:
         return "run"
     if name in COMPILE_KEYS:
         return "compile"
-    if name == "problem_seed" or name in defaults:
+    if (name == "problem_seed" and family != "file") or name in defaults:
         return "problem"
     raise SpecError(f"{where}: [factors] {name!r} is neither a run setting ({', '.join(RUN_KEYS)}), a compile "
                     f"option ({', '.join(COMPILE_KEYS)}) nor a parameter of family {family!r} "
