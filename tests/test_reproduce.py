@@ -79,12 +79,14 @@ def test_fig6_nlif_finds_all_four_signal_tracking_misses_the_weak(outputs):
     assert all(nlif["loihi2"]["found"][c] for c in ("10", "20", "30"))
 
 
-def test_quantization_study_orders_targets(outputs):
+def test_quantization_study_keeps_every_quantized_optimum_near_the_map(outputs):
     q = outputs["quantization"]["numbers"]
     for task, row in q.items():
         assert np.isfinite(row["loihi1"]["percent_error"])
         if task != "mixture":  # cond 3e6: its quantized optimum is not resolved (the compile shifts it)
-            assert row["wide16"]["r_q_vs_r_star"] <= row["loihi2"]["r_q_vs_r_star"] + 1e-3, task
+            # The weight compensation puts every chip's quantized optimum near r*, whatever its weight bits.
+            for target in ("loihi1", "loihi2", "wide16"):
+                assert row[target]["r_q_vs_r_star"] < 0.01, (task, target)
 
 
 def test_cli_and_example_script(tmp_path):
