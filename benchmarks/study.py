@@ -56,14 +56,14 @@ def main(argv=None) -> int:
         for label, scheduler, jobs in (("study, local, 1 process", "local", 1),
                                        ("study, local, 2 processes", "local", 2),
                                        ("study, Dask LocalCluster, 2 workers (started per run)", "dask", 2)):
-            # A one-cell warm-up per engine: worker processes, imports and numba caches.
-            run(spec(values[:1], 1, 0.1), f"{tmp}/warm{scheduler}{jobs}", scheduler=scheduler, jobs=jobs,
+            # A warm-up per engine, two cells per worker: worker processes, imports and numba caches.
+            run(spec(values[:2 * jobs], 1, 0.1), f"{tmp}/warm{scheduler}{jobs}", scheduler=scheduler, jobs=jobs,
                 progress=False)
             result, seconds = timed(lambda: run(spec(values, trials, duration), f"{tmp}/{scheduler}{jobs}",
                                                 scheduler=scheduler, jobs=jobs, progress=False))
             rows.append((label, len(values), seconds, result.means()))
         _, again = timed(lambda: run(spec(values, trials, duration), f"{tmp}/local2", jobs=2, progress=False))
-        sweep(problem, "weight_bits", values[:1], duration=0.1, trials=1, seed=1, weight_splits=1, progress=False,
+        sweep(problem, "weight_bits", values[:4], duration=0.1, trials=1, seed=1, weight_splits=1, progress=False,
               n_jobs=2)
         swept, seconds = timed(lambda: sweep(problem, "weight_bits", values, duration=duration, trials=trials,
                                              seed=1, weight_splits=1, progress=False, n_jobs=2))
