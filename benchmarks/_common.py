@@ -56,3 +56,12 @@ def write_result(path, text: str) -> None:
     with atomic_output(path, "w") as handle:
         handle.write(text)
     print(f"wrote {path}")
+
+
+def publish(path, text: str, write: bool) -> int:
+    """Print a benchmark's report and, when ``write`` (not a quick run), write it to
+    ``path``; returns the exit status 0."""
+    print(text)
+    if write:
+        write_result(path, text)
+    return 0

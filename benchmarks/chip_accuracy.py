@@ -34,7 +34,7 @@ import warnings
 
 import numpy as np
 
-from _common import RESULTS_DIR, provenance, provenance_lines, write_result
+from _common import RESULTS_DIR, provenance, provenance_lines, publish
 import compiler
 from lava_causal import build_network, metrics, simulate, statistics, tasks
 from lava_causal.solve import paired_rates
@@ -217,11 +217,8 @@ def main(argv=None) -> int:
                 f"{plan['mixture']:g} s, chip dt = {DT:g} s, initial-state seed {V0_SEED}")
     long_settings = (f"{long_trials} paired trials per problem, T = {', '.join(f'{d:g}' for d in durations)} s, "
                      f"float and chip dt = {DT:g} s, initial-state seed {V0_SEED}")
-    text = markdown(rows, settings, provenance(), long_markdown(long_rows, long_settings))
-    print(text)
-    if not args.quick:
-        write_result(RESULTS, text)
-    return 0
+    return publish(RESULTS, markdown(rows, settings, provenance(), long_markdown(long_rows, long_settings)),
+                   not args.quick)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import tempfile
 import time
 import warnings
 
-from _common import RESULTS_DIR, provenance, provenance_lines, write_result
+from _common import RESULTS_DIR, provenance, provenance_lines, publish
 from lava_causal import sweep, tasks
 from lava_causal.study import run
 
@@ -84,11 +84,7 @@ def main(argv=None) -> int:
               ", ".join(f"{v}: {100 * m:.3f}" for v, m in zip(values, rows[1][3])) +
               "; sweep (its total row) " + ", ".join(f"{v}: {100 * m:.3f}" for v, m in zip(values, sweep_means)) +
               " (the same initial states and compiles: equal)."]
-    text = "\n".join(lines + provenance_lines(provenance())) + "\n"
-    print(text)
-    if not args.quick:
-        write_result(RESULTS, text)
-    return 0
+    return publish(RESULTS, "\n".join(lines + provenance_lines(provenance())) + "\n", not args.quick)
 
 
 if __name__ == "__main__":
