@@ -4,9 +4,12 @@ target (:func:`recommend`).
 A sweep runs one :func:`lava_causal.error_budget` per value, so every point carries its
 full budget; the curve is the total row (the bit-exact emulator), except for
 ``noise_std``, which the chip's LIF cannot express, where it is the noise row of the
-chip model. Values run in parallel through joblib (``n_jobs``; any joblib backend,
-e.g. ``with joblib.parallel_backend("dask"): sweep(...)``), the trials of each value
-in parallel threads inside the emulator, with a tqdm progress bar.
+chip model. Values run as independent tasks on the study engine's executor
+(:func:`lava_causal.study.engine.execute`: joblib processes, ``n_jobs`` of them, a Dask
+LocalCluster or a Dask scheduler address, ``scheduler``), the trials of each value in
+parallel threads inside the emulator, with a tqdm progress bar. :func:`recommend`
+measures each candidate setting with the study's cell measurement
+(:func:`lava_causal.study.cells.measure_trials`).
 """
 from __future__ import annotations
 
@@ -15,14 +18,14 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 import numpy as np
-from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from compiler.system.files import write_json
 
-from . import metrics
 from .budget import ErrorBudget, describe_precision, error_budget
 from .problem import CausalProblem
+from .study.cells import measure_trials
+from .study.engine import execute
 
 PARAMS = {
     "weight_bits": "significant weight bits (compile option)",
@@ -154,7 +157,7 @@ class SweepResult:
 
 def sweep(problem: CausalProblem, param: str, values: Sequence, hw="loihi2", dt: float = 1e-4,
           duration: float = 5.0, trials: int = 8, seed: Optional[int] = 0, metric: str = "relative_error",
-          n_jobs: int = 1, progress: bool = True, **options) -> SweepResult:
+          n_jobs: int = 1, progress: bool = True, scheduler: str = "local", **options) -> SweepResult:
     """Error budget at each value of one parameter.
 
     Parameters
@@ -169,7 +172,10 @@ def sweep(problem: CausalProblem, param: str, values: Sequence, hw="loihi2", dt:
     metric : str
         Per-trial metric of the curve (a name of :data:`lava_causal.budget.METRICS`).
     n_jobs : int
-        joblib workers over values (-1: all cores).
+        Workers over values (-1 with the local scheduler: all cores).
+    scheduler : {"local", "dask"} or a Dask scheduler address
+        Where the values run (:func:`lava_causal.study.engine.execute`, the study
+        engine's executor: joblib processes, a Dask LocalCluster or a cluster).
     progress : bool
         Show a tqdm progress bar.
     **options
@@ -192,59 +198,28 @@ def sweep(problem: CausalProblem, param: str, values: Sequence, hw="loihi2", dt:
     if param == "weight_bits":
         if options.get("weight_splits", "auto") == "auto":
             options["weight_splits"] = 1
+    if scheduler != "local" and (not isinstance(n_jobs, int) or n_jobs < 1):
+        raise ValueError(f"n_jobs must be an integer >= 1 with scheduler={scheduler!r}, got {n_jobs!r}")
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 32))
     base = dict(hw=hw, dt=dt, duration=duration, trials=trials, seed=seed, **options)
     jobs = [_budget_arguments(param, v, base) for v in values]
     bar = tqdm(total=len(jobs), desc=f"sweep {param}", disable=not progress)
-    budgets = []
-    outputs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(error_budget)(problem, **job) for job in jobs)
+    budgets = [None] * len(jobs)
+    run_budget = error_budget      # looked up now (tests replace it)
+    results = execute([(i, (run_budget, problem, job)) for i, job in enumerate(jobs)], _budget, scheduler, n_jobs)
     try:
-        for budget in outputs:
-            budgets.append(budget)
+        for index, budget in results:
+            budgets[index] = budget
             bar.update()
-    except BaseException as exc:
-        _stop_workers(outputs, interrupted=not isinstance(exc, Exception))
-        raise
     finally:
+        results.close()    # stops the workers now when this loop raised
         bar.close()
     return SweepResult(param, values, budgets, metric)
 
 
-def _stop_workers(outputs, interrupted: bool) -> None:
-    """Leave no joblib worker behind a sweep that raised.
-
-    Closing the generator makes joblib abort what is still queued or running (its
-    loky backend kills its workers) now, not whenever the generator is collected, and
-    without its "tasks have been cancelled" warning. After an interruption
-    (``KeyboardInterrupt``, the CLI's ``Terminated``) the process-wide reusable loky
-    executor is also terminated, killing its workers (and their children), since joblib
-    re-creates it after an abort inside ``parallel_config``; other backends are left
-    to joblib. A signal arriving meanwhile is re-raised once the workers are gone
-    (:class:`compiler.backends.lava.cleanup.SignalGuard`).
-    """
-    import warnings
-
-    from compiler.backends.lava.cleanup import SignalGuard
-
-    with SignalGuard() as signals, warnings.catch_warnings():
-        signals.hold()
-        warnings.simplefilter("ignore")
-        outputs.close()
-        if not interrupted:
-            return
-        try:
-            from joblib.externals.loky import reusable_executor
-        except ImportError:  # pragma: no cover - a joblib without loky
-            return
-        executor = getattr(reusable_executor, "_executor", None)
-        if executor is None:
-            return
-        if hasattr(executor, "terminate"):  # joblib's MemmappingExecutor: also its temp folder
-            executor.terminate(kill_workers=True)
-        else:
-            executor.shutdown(wait=True, kill_workers=True)
+def _budget(run_budget, problem, job):
+    return run_budget(problem, **job)
 
 
 # ---------------------------------------------------------------- recommend
@@ -325,7 +300,6 @@ def recommend(problem: CausalProblem, target_error: float, hw="loihi2", trials: 
     import compiler
 
     from . import statistics
-    from .budget import initial_states
     from .network import build_network
 
     if not (isinstance(target_error, (int, float)) and math.isfinite(target_error) and target_error > 0):
@@ -348,9 +322,9 @@ def recommend(problem: CausalProblem, target_error: float, hw="loihi2", trials: 
     network = build_network(problem, tau_syn=options.pop("tau_syn", 5e-3))
 
     def measure(fixed, steps, k):
-        x0 = initial_states(seed, k, problem.n_causes)
-        chip = compiler.emulate(fixed, steps, trials=k, v0=fixed.voltages_at(x0), allow_unstable=allow_unstable)
-        return np.array([metrics.relative_error(problem, r, r_star) for r in chip.rates])
+        run = {"seed": seed, "metrics": ["relative_error"], "dt": fixed.dt}
+        return measure_trials(problem, network, fixed, run, steps, k, r_star, allow_unstable=allow_unstable)[
+            "relative_error"]
 
     tried, best = [], None
     bar = tqdm(total=len(bits_list) * len(dts) * len(durations), desc="recommend", disable=not progress)

@@ -194,3 +194,14 @@ def test_a_problem_file_and_a_problem_seed_factor(tmp_path):
     seeds = run({"problem": {"family": "random", "n": 8, "m": 12}, "factors": {"problem_seed": [1, 2]},
                  "run": {"duration": 0.2, "trials": 2}}, tmp_path / "seeds")
     assert seeds.summary["cells_computed"] == 2 and len({r["mean"] for r in seeds.rows()}) == 2
+
+
+def test_sweep_runs_on_the_study_engine_with_the_same_numbers_everywhere():
+    from lava_causal import sweep, tasks
+    problem = tasks.random_problem(2, m=16, n=10)
+    kw = dict(duration=0.2, trials=3, seed=1, progress=False)
+    local = sweep(problem, "weight_bits", [4, 8], **kw)
+    dask = sweep(problem, "weight_bits", [4, 8], scheduler="dask", n_jobs=2, **kw)
+    np.testing.assert_array_equal(local.per_trial(), dask.per_trial())
+    with pytest.raises(ValueError, match="n_jobs must be an integer >= 1 with scheduler='dask'"):
+        sweep(problem, "weight_bits", [4], scheduler="dask", n_jobs=-1, **kw)

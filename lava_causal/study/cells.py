@@ -66,14 +66,14 @@ def run_cell(cell: dict) -> dict:
             fixed = compiler.compile(network, hw=run["hw"], dt=float(run["dt"]), **cell["compile"])
         caught = [str(w.message) for w in record if issubclass(w.category, compiler.QuantizationWarning)]
     trials = int(run["trials"])
-    per_trial = _measure(problem, network, fixed, run, steps, trials, r_star)
+    per_trial = measure_trials(problem, network, fixed, run, steps, trials, r_star)
     first = run["metrics"][0]
     while run["ci_width"] is not None and trials < int(run["max_trials"]):
         lo, hi = statistics.mean_ci(per_trial[first])
         if hi - lo <= float(run["ci_width"]):
             break
         trials = min(int(run["max_trials"]), 2 * trials)
-        per_trial = _measure(problem, network, fixed, run, steps, trials, r_star)
+        per_trial = measure_trials(problem, network, fixed, run, steps, trials, r_star)
     summary = {m: {"mean": float(np.mean(v)), "ci95": [float(x) for x in statistics.mean_ci(v)],
                    "std": float(np.std(v))} for m, v in per_trial.items()}
     provenance = {"backend": run["backend"], "hw": None if fixed is None else fixed.hw_name,
@@ -84,8 +84,10 @@ def run_cell(cell: dict) -> dict:
             "trials": trials, "seconds": time.perf_counter() - start, "provenance": provenance}
 
 
-def _measure(problem, network, fixed, run, steps, trials, r_star) -> dict:
-    """Per-trial metrics (the spec's) of ``trials`` trials from the run seed's states."""
+def measure_trials(problem, network, fixed, run, steps, trials, r_star, allow_unstable: bool = False) -> dict:
+    """Per-trial metrics ``run["metrics"]`` of ``trials`` trials of ``steps`` steps from
+    the states :func:`lava_causal.budget.initial_states` of ``run["seed"]``: the emulator
+    of ``fixed``, or the float ``network`` at ``run["dt"]`` when ``fixed`` is None."""
     import compiler
 
     from ..simulator import simulate
@@ -93,8 +95,9 @@ def _measure(problem, network, fixed, run, steps, trials, r_star) -> dict:
     x0 = initial_states(int(run["seed"]), trials, problem.n_causes)
     if fixed is None:
         rates = simulate(network, steps * float(run["dt"]), dt=float(run["dt"]), trials=trials,
-                         v0=network.voltages_at(x0)).rates
+                         v0=network.voltages_at(x0), allow_unstable=allow_unstable).rates
     else:
-        rates = compiler.emulate(fixed, steps, trials=trials, v0=fixed.voltages_at(x0)).rates
+        rates = compiler.emulate(fixed, steps, trials=trials, v0=fixed.voltages_at(x0),
+                                 allow_unstable=allow_unstable).rates
     values = metrics.trial_metrics(problem, rates, r_star)
     return {m: np.asarray(values[m], float) for m in run["metrics"]}

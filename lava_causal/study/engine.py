@@ -87,12 +87,14 @@ def run(spec, out, scheduler: str = "local", jobs: int = 1, progress: Optional[b
         warnings.warn(f"corrupt study cell, recomputed: {message}", RuntimeWarning, stacklevel=2)
     start = time.perf_counter()
     bar = tqdm(total=len(missing), desc="study", unit="cell", disable=not _show(progress))
+    finished = _execute(missing, scheduler, jobs)
     try:
-        for key, result in _execute(missing, scheduler, jobs):
+        for key, result in finished:
             store.write(key, settings_of(pending[key]), result)
             results[key] = result
             bar.update(1)
     finally:
+        finished.close()   # stops the workers now when this loop raised
         bar.close()
     summary = {"cells_total": len(cells), "cells_computed": len(missing), "cells_cached": len(cells) - len(missing),
                "cells_corrupt": len(corrupt), "seconds": time.perf_counter() - start, "scheduler": scheduler,
@@ -109,27 +111,46 @@ def _show(progress):
 
 
 def _execute(missing, scheduler, jobs) -> Iterator[Tuple[str, dict]]:
-    """(key, result) of every missing cell, as each finishes."""
-    if not missing:
+    """(key, result) of every missing cell, as each finishes (:func:`execute`)."""
+    return execute([(key, (cell,)) for key, cell in missing], run_cell, scheduler, jobs)
+
+
+def execute(tasks, function, scheduler: str = "local", jobs: int = 1) -> Iterator[Tuple[object, object]]:
+    """``(key, function(*args))`` for every ``(key, args)`` of ``tasks``, as each finishes,
+    on a scheduler of :data:`SCHEDULERS` or a Dask address (module docstring); the
+    engine of studies and of :func:`lava_causal.sweep`.
+
+    ``function`` and its arguments must be picklable for anything but one local job.
+    When the consumer stops early (an exception, Ctrl-C, SIGTERM in its loop) and
+    closes the generator (``close()`` in a ``finally``), nothing keeps running: joblib's queued and running tasks are aborted and, after an
+    interruption, its reusable workers killed (:func:`stop_workers`); a Dask
+    LocalCluster is closed, a remote client disconnected."""
+    if not tasks:
         return
     if scheduler == "local":
         if jobs == 1:
-            for key, cell in missing:
-                yield key, run_cell(cell)
+            for key, args in tasks:
+                yield key, function(*args)
             return
         from joblib import Parallel, delayed
 
-        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
-        yield from parallel(delayed(_keyed)(key, cell) for key, cell in missing)
+        outputs = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+            delayed(_keyed)(function, key, args) for key, args in tasks)
+        try:
+            for item in outputs:   # not ``yield from``: that would close joblib's generator unguarded
+                yield item
+        except BaseException as exc:
+            stop_workers(outputs, interrupted=not isinstance(exc, Exception))
+            raise
         return
-    yield from _execute_dask(missing, scheduler, jobs)
+    yield from _execute_dask(tasks, function, scheduler, jobs)
 
 
-def _keyed(key, cell):
-    return key, run_cell(cell)
+def _keyed(function, key, args):
+    return key, function(*args)
 
 
-def _execute_dask(missing, scheduler, jobs):
+def _execute_dask(tasks, function, scheduler, jobs):
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -138,10 +159,45 @@ def _execute_dask(missing, scheduler, jobs):
         if scheduler == "dask" else None
     client = Client(cluster if cluster is not None else scheduler)
     try:
-        futures = [client.submit(_keyed, key, cell, pure=False) for key, cell in missing]
+        futures = [client.submit(_keyed, function, key, args, pure=False) for key, args in tasks]
         for future in as_completed(futures):
             yield future.result()
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def stop_workers(outputs, interrupted: bool) -> None:
+    """Leave no joblib worker behind a run that raised.
+
+    Closing the generator makes joblib abort what is still queued or running (its
+    loky backend kills its workers) now, not whenever the generator is collected, and
+    without its "tasks have been cancelled" warning. After an interruption
+    (``KeyboardInterrupt``, the CLI's ``Terminated``) the process-wide reusable loky
+    executor is also terminated, killing its workers (and their children), since joblib
+    re-creates it after an abort inside ``parallel_config``; other backends are left
+    to joblib. A signal arriving meanwhile is re-raised once the workers are gone
+    (:class:`compiler.backends.lava.cleanup.SignalGuard`).
+    """
+    import warnings
+
+    from compiler.backends.lava.cleanup import SignalGuard
+
+    with SignalGuard() as signals, warnings.catch_warnings():
+        signals.hold()
+        warnings.simplefilter("ignore")
+        outputs.close()
+        if not interrupted:
+            return
+        try:
+            from joblib.externals.loky import reusable_executor
+        except ImportError:  # pragma: no cover - a joblib without loky
+            return
+        executor = getattr(reusable_executor, "_executor", None)
+        if executor is None:
+            return
+        if hasattr(executor, "terminate"):  # joblib's MemmappingExecutor: also its temp folder
+            executor.terminate(kill_workers=True)
+        else:
+            executor.shutdown(wait=True, kill_workers=True)
