@@ -47,6 +47,26 @@ from numba import njit
 
 BURN_IN_FRACTION = 0.1
 """Share of the calibration's steps run before overshoots are counted."""
+OVERSHOOT_WORK = 50_000_000
+"""Most neuron updates plus synaptic events of one calibration (:func:`overshoot_steps`):
+networks of up to a few hundred neurons get the full
+:func:`compiler.quantization.corrections.calibration_steps`, larger or busier ones
+fewer (never fewer than :data:`MIN_OVERSHOOT_STEPS`)."""
+MIN_OVERSHOOT_STEPS = 10_000
+"""Fewest counted steps of the calibration (a 50 Hz neuron at 0.1 ms: 50 spikes)."""
+
+
+def overshoot_steps(rates, dt: float, nnz: int) -> int:
+    r"""Steps of :func:`measured_overshoot`: :func:`~compiler.quantization.corrections.calibration_steps`,
+    bounded by :data:`OVERSHOOT_WORK` over the expected cost of a step,
+    :math:`N + \sum_j \hat r_j \Delta t \cdot \mathrm{nnz}/N`, and at least
+    :data:`MIN_OVERSHOOT_STEPS`."""
+    from compiler.quantization.corrections import calibration_steps
+
+    rates = np.asarray(rates, float)
+    n = max(1, rates.size)
+    per_step = n + float(np.clip(rates * dt, 0.0, 1.0).sum()) * nnz / n
+    return int(max(MIN_OVERSHOOT_STEPS, min(calibration_steps(rates, dt), OVERSHOOT_WORK // per_step)))
 
 
 def measured_overshoot(weights, bias, decay: float, leak: float, dt: float, steps: int,

@@ -51,10 +51,10 @@ from typing import Optional, Union
 import numpy as np
 import scipy.sparse as sp
 
-from compiler.quantization.corrections import (calibration_steps, current_truncation_deficit, reset_overshoot_bias,
+from compiler.quantization.corrections import (current_truncation_deficit, reset_overshoot_bias,
                                                weight_rounding_compensation)
 from compiler.quantization.bias_rounding import ACTIVE_FRACTION, optimum_bias_round
-from compiler.quantization.overshoot import measured_overshoot
+from compiler.quantization.overshoot import measured_overshoot, overshoot_steps
 from compiler.hardware.encoding import (ROUNDING_MODES, WeightFormat, effective_weight_bits, encode_bias, encode_weights,
                        mantissa_range, smallest_int_dtype)
 from compiler.quantization.fixed_point import FixedPointNetwork
@@ -696,8 +696,9 @@ def bias_corrections(scale, effective, rates, dt, hwc: HardwareConfig, du, seed,
     if plan.reset == "half_step":
         reset = reset_overshoot_bias(scale, rates, dt)
     elif plan.reset == "measured":
+        nnz = folded.weights.nnz if sp.issparse(folded.weights) else int(np.count_nonzero(folded.weights))
         per_step = measured_overshoot(folded.weights, folded.bias, kappa, plan.leak, dt,
-                                      calibration_steps(rates, dt), delays=plan.delays, seed=seed)
+                                      overshoot_steps(rates, dt, nnz), delays=plan.delays, seed=seed)
         reset = float(scale) * per_step
     if plan.weights:
         weights = weight_rounding_compensation(target, effective, rates, dt, hwc.activation_shift, kappa)
