@@ -126,10 +126,9 @@ class StageIngredients:
         ar = fixed.arithmetic
         s = float(fixed.threshold)
         dt = fixed.dt
-        unity = float(ar.decay_unity)
-        decay_chip = 1.0 - ar.current_decay_factor(fixed.du) / unity
+        decay_chip = ar.current_decay_fraction(fixed.du)
         decay_float = 1.0 if network.tau_syn == 0 else -math.expm1(-dt / network.tau_syn)
-        leak_chip = 1.0 - ar.voltage_decay_factor(fixed.dv) / unity
+        leak_chip = ar.voltage_decay_fraction(fixed.dv)
         leak_float = 0.0 if network.leak_tau is None else -math.expm1(-dt / network.leak_tau)
         weights_chip = effective_input(fixed) * 2.0 ** ar.activation_shift / (decay_chip * s)
         corrections = (fixed.info or {}).get("corrections", {})
@@ -142,7 +141,7 @@ class StageIngredients:
         return cls(weights_float=np.array(folded.weights, float), weights_chip=weights_chip,
                    bias_float=bias_float, bias_chip=bias_chip, reset_correction=reset / (s * dt),
                    weight_correction=weight / (s * dt),
-                   chip_resets_hard=getattr(ar, "reset", "hard") == "hard",
+                   chip_resets_hard=not ar.subtractive,
                    decay_float=decay_float, decay_chip=decay_chip, leak_float=leak_float,
                    leak_chip=leak_chip, delays=delays, scale=int(fixed.threshold),
                    state_max=int(ar.state_max), dt=dt)

@@ -106,6 +106,14 @@ class ChipArithmetic:
         """Multiplier of ``|v|`` before the 12-bit shift: :math:`4096 - dv`."""
         return self.decay_unity - (int(dv) + self.voltage_decay_offset)
 
+    def current_decay_fraction(self, du: int) -> float:
+        """Fraction :math:`d` of the current removed per step, :math:`1 - F/2^{12}` (1: delta synapses)."""
+        return 1.0 - self.current_decay_factor(du) / float(self.decay_unity)
+
+    def voltage_decay_fraction(self, dv: int) -> float:
+        """Fraction :math:`d_v` of the voltage removed per step (0: no leak)."""
+        return 1.0 - self.voltage_decay_factor(dv) / float(self.decay_unity)
+
 
 LAVA_LOIHI = ChipArithmetic()
 """The arithmetic of Lava's ``fixed_pt`` LIF/Dense models (Loihi 1 and 2)."""

@@ -316,7 +316,7 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
     # 4. operating point
     exp_syn = kappa < 1.0
     want_trunc = exp_syn and truncation_compensation == "bias"
-    chip_resets_hard = getattr(hwc, "reset_mode", "hard") == "hard"
+    chip_resets_hard = hwc.reset_mode == "hard"
     reset_mode = reset_compensation if folded.reset_mode == "subtract" and chip_resets_hard else "none"
     want_weights = weight_compensation == "bias"
     op_info = {"source": "none", "method": "none", "converged": True, "residual": 0.0}
@@ -348,7 +348,7 @@ def compile(network: IFNetwork, hw: Union[str, HardwareConfig] = DEFAULT_HW, dt:
     plan = CorrectionPlan(truncation=want_trunc, reset=reset_mode, weights=want_weights, delays=delays,
                           bias_rounding=bias_rounding,
                           coupling_shift=0.0 if coupling_shift == "auto" else coupling_shift,
-                          leak=1.0 - hwc.arithmetic.voltage_decay_factor(dv) / float(hwc.arithmetic.decay_unity),
+                          leak=hwc.arithmetic.voltage_decay_fraction(dv),
                           covariance=_diffusion_covariance(rounding, rate_covariance, rates, n, folded))
 
     # 5. scale
@@ -689,7 +689,7 @@ def bias_corrections(scale, effective, rates, dt, hwc: HardwareConfig, du, seed,
         return BiasCorrections(trunc, reset, weights)
     seed = 0 if seed is None else int(seed)
     factor = hwc.arithmetic.current_decay_factor(du)
-    kappa = 1.0 - factor / float(hwc.arithmetic.decay_unity)
+    kappa = hwc.arithmetic.current_decay_fraction(du)
     if plan.truncation:
         trunc = current_truncation_deficit(effective, rates, dt, hwc.activation_shift, factor,
                                            hwc.decay_bits, seed=seed)

@@ -170,12 +170,11 @@ def correction_plan(fixed: FixedPointNetwork) -> CorrectionPlan:
     if method is None:
         method = "half_step" if (fold_info["reset_mode"] == "subtract"
                                  and options.get("reset_compensation") == "half_step") else "none"
-    unity = float(hwc.arithmetic.decay_unity)
     bias_rounding = options.get("bias_rounding", "stochastic" if options["rounding"] == "stochastic" else "nearest")
     return CorrectionPlan(truncation=exp_syn and options["truncation_compensation"] == "bias", reset=method,
                           weights=options.get("weight_compensation", "none") == "bias",
                           bias_rounding=bias_rounding, delays=fixed.delays,
-                          leak=1.0 - hwc.arithmetic.voltage_decay_factor(fixed.dv) / unity)
+                          leak=hwc.arithmetic.voltage_decay_fraction(fixed.dv))
 
 
 def folded_weights(fixed: FixedPointNetwork):
