@@ -76,19 +76,24 @@ class FoldedNetwork:
 def fold(network: IFNetwork) -> FoldedNetwork:
     """Fold ``network`` to threshold 1 and reset 0 (see the module docstring)."""
     d = network.reset
-    if network.is_sparse:
-        w = network.weights
-        weights = with_data(w, w.data / d[row_of_entries(w)])
-        delays = network.delay
-    else:
-        weights = network.weights / d[:, None]
-        delays = network.delays.copy()
+    weights = fold_weights(network.weights, d)
+    delays = network.delay if network.is_sparse else network.delays.copy()
     return FoldedNetwork(weights=weights,
                          bias=fold_bias(network.bias, d, network.thresholds, network.leak_tau),
                          reset=d.copy(),
                          threshold=network.thresholds.copy(), tau_syn=network.tau_syn,
                          delays=delays, leak_tau=network.leak_tau,
                          reset_mode=network.reset_mode)
+
+
+def fold_weights(weights, reset):
+    r""":math:`W'_{ij} = W_{ij}/D_i` for dense weights or the stored values of CSR ones
+    (the same floating-point division either way)."""
+    reset = np.asarray(reset, float)
+    if sp.issparse(weights):
+        weights = sp.csr_matrix(weights)
+        return with_data(weights, weights.data / reset[row_of_entries(weights)])
+    return np.asarray(weights, float) / reset[:, None]
 
 
 def fold_bias(bias, reset, threshold, leak_tau=None) -> np.ndarray:

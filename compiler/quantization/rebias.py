@@ -47,8 +47,7 @@ import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg
 
-from compiler.frontend.fold import fold_bias
-from compiler.frontend.network import row_of_entries, with_data
+from compiler.frontend.fold import fold_bias, fold_weights
 from compiler.hardware.encoding import encode_bias
 from compiler.quantization.effective import effective_input
 from compiler.quantization.fixed_point import FixedPointNetwork
@@ -181,11 +180,7 @@ def folded_weights(fixed: FixedPointNetwork):
     """The compiled float network's folded weights :math:`W'_{ij} = W_{ij}/D_i`
     (dense or CSR), from the compile record."""
     fold_info = fixed.info["fold"]
-    w, d = fold_info["weights"], np.asarray(fold_info["reset"], float)
-    if sp.issparse(w):
-        w = sp.csr_matrix(w)
-        return with_data(w, w.data / d[row_of_entries(w)])
-    return np.asarray(w, float) / d[:, None]
+    return fold_weights(fold_info["weights"], fold_info["reset"])
 
 
 def linear_rates(fixed: FixedPointNetwork, folded_bias) -> np.ndarray:
