@@ -406,7 +406,9 @@ def _check_options(duration, dt, trials, noise_std, mistune):
     return None
 
 
-def _compile(network, hw, dt, compile_options):
+def compile_recording_warnings(network, hw, dt, compile_options):
+    """:func:`compiler.compile` with its :class:`compiler.QuantizationWarning` messages
+    collected instead of shown: ``(fixed, messages)``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", compiler.QuantizationWarning)
         fixed = compiler.compile(network, hw=hw, dt=dt, **compile_options)
@@ -526,7 +528,7 @@ def _measure(problem, hw, dt, duration, trials, seed, mistune, noise_std, tau_sy
 
     network = build_network(problem, tau_syn=tau_syn)
     check_stable(network, allow_unstable=allow_unstable)
-    fixed, compile_warnings = _compile(network, hw, dt, dict(compile_options, allow_unstable=allow_unstable))
+    fixed, compile_warnings = compile_recording_warnings(network, hw, dt, dict(compile_options, allow_unstable=allow_unstable))
     ingredients = StageIngredients.from_compiled(network, fixed)
 
     # 1. window: the ideal float network
@@ -570,7 +572,7 @@ def _measure(problem, hw, dt, duration, trials, seed, mistune, noise_std, tau_sy
         if mistune is not None:
             total_network = mistune_network(network, *mistune, seed=mistune_seed)
             check_stable(total_network, allow_unstable=allow_unstable)
-            total_fixed, more = _compile(total_network, hw, dt, dict(compile_options, allow_unstable=allow_unstable))
+            total_fixed, more = compile_recording_warnings(total_network, hw, dt, dict(compile_options, allow_unstable=allow_unstable))
             compile_warnings += more
             parts.append(f"mistuning U[{mistune[0]:g}, {mistune[1]:g}]")
         if noise_std > 0:

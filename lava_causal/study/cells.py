@@ -17,12 +17,11 @@ each; memory O(N^2 x splits + trials x N).
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 
 from .. import metrics, statistics
-from ..budget import initial_states
+from ..budget import compile_recording_warnings, initial_states
 from ..network import build_network
 from ..provenance import versions
 
@@ -31,14 +30,11 @@ def cell_problem(cell: dict):
     """The cell's :class:`lava_causal.CausalProblem`: from its family, or its file
     (whose bytes must still have the SHA-256 the spec recorded)."""
     if cell["family"] == "file":
-        import hashlib
-
         from ..problem import CausalProblem
+        from .store import file_sha256
 
         path = cell["problem"]["file"]
-        with open(path, "rb") as handle:
-            digest = hashlib.sha256(handle.read()).hexdigest()
-        if digest != cell["problem"]["sha256"]:
+        if file_sha256(path) != cell["problem"]["sha256"]:
             raise ValueError(f"problem file {path!r} changed since the study spec was read; rerun the study")
         return CausalProblem.load(path)
     from .families import make_problem
@@ -51,8 +47,6 @@ def run_cell(cell: dict) -> dict:
     """Run one cell (module docstring); returns its JSON-ready result: ``per_trial``
     (metric -> list), ``summary`` (metric -> mean, ci95, std), ``trials``, ``seconds``,
     ``provenance``."""
-    import compiler
-
     start = time.perf_counter()
     run = cell["run"]
     problem = cell_problem(cell)
@@ -61,10 +55,7 @@ def run_cell(cell: dict) -> dict:
     steps = int(round(float(run["duration"]) / float(run["dt"])))
     fixed, caught = None, []
     if run["backend"] == "emulator":
-        with warnings.catch_warnings(record=True) as record:
-            warnings.simplefilter("always", compiler.QuantizationWarning)
-            fixed = compiler.compile(network, hw=run["hw"], dt=float(run["dt"]), **cell["compile"])
-        caught = [str(w.message) for w in record if issubclass(w.category, compiler.QuantizationWarning)]
+        fixed, caught = compile_recording_warnings(network, run["hw"], float(run["dt"]), cell["compile"])
     trials = int(run["trials"])
     per_trial = measure_trials(problem, network, fixed, run, steps, trials, r_star)
     first = run["metrics"][0]

@@ -195,7 +195,7 @@ def _finish(where, data, family, problem, defaults) -> Spec:
 def _file_spec(data, problem, where) -> Spec:
     """``[problem] file = "problem.npz"``: the user's own problem; the cells' keys hold
     the SHA-256 of the file's bytes, so a changed file never reuses old cells."""
-    import hashlib
+    from .store import file_sha256
 
     unknown = sorted(set(problem) - {"file", "family"})
     if unknown or problem.get("family", "file") != "file":
@@ -205,7 +205,7 @@ def _file_spec(data, problem, where) -> Spec:
     if not path.is_absolute() and where not in ("<dict>", "<text>"):
         path = Path(where).parent / path
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
     except OSError as exc:
         raise SpecError(f"{where}: [problem] file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
     from ..problem import CausalProblem

@@ -33,6 +33,11 @@ def canonical(settings: dict) -> str:
     return json.dumps(settings, sort_keys=True, separators=(",", ":"), default=repr)
 
 
+def file_sha256(path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def cell_key(settings: dict) -> str:
     """SHA-256 of the cell's settings and the code version (hex)."""
     text = canonical({"settings": settings, "format": STORE_FORMAT, "version": __version__})
