@@ -5,6 +5,7 @@ It knows nothing about causal inference. See ``IFNetwork`` for the input format.
 from compiler.hardware.arithmetic import LAVA_LOIHI, ChipArithmetic
 from compiler.quantization.effective import effective_input, effective_network, effective_rates
 from compiler.backends.emulator import ExecutionResult, emulate
+from compiler.backends.stimulus import Stimulus, make_stimulus
 from compiler.quantization.fixed_point import FixedPointNetwork
 
 load = FixedPointNetwork.load
@@ -26,7 +27,7 @@ from compiler.quantization.serialize import InvalidNetworkFile, SerializationErr
 from compiler.quantization.validate import FixedPointError, check_fixed_point
 
 __all__ = ["IFNetwork", "check_stable", "Stability", "weight_precision", "WeightPrecision", "FixedPointNetwork", "ChipArithmetic", "LAVA_LOIHI",
-           "ExecutionResult", "emulate",
+           "ExecutionResult", "emulate", "Stimulus", "make_stimulus",
            "run_lava", "BackendUnavailable", "representable_weight_range", "weight_sign_mode",
            "check_lava_compatible",
            "compile", "QuantizationError", "QuantizationWarning", "QuantizationReport", "quantization_report",

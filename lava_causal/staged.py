@@ -12,12 +12,17 @@ of length :math:`\Delta t`:
     x_i &\leftarrow (1 - d_v)\, x_i + u_i + b_i \Delta t + \sigma_i \sqrt{\Delta t}\, \xi \\
     s_i(t) &= [x_i > 1], \quad x_i \leftarrow x_i - 1 \text{ (subtractive) or } 0 \text{ (hard)}
 
-which is the emulator's update (:func:`compiler.emulate`) without integers: Dense's
+which is the emulator's update (:func:`compiler.emulate`) without integers (unless
+``truncation``, below): Dense's
 one-step latency plus the compiled extra delays :math:`\ell_{ij}`, a current that
 decays geometrically and delivers a spike's total charge :math:`W_{ij}` (in
 thresholds), strictly-greater threshold. With ``saturate`` the voltage is clipped at
 :math:`\pm(2^{23} - 1)/S` and the current wraps at :math:`\pm 2^{23}/S` (S: the chip's
-threshold in voltage units), as the 24-bit registers do.
+threshold in voltage units), as the 24-bit registers do. With ``truncation`` the two
+decays truncate toward zero in the chip's integer units, :math:`u \leftarrow
+\mathrm{trunc}((1 - d)\,u S)/S` and likewise :math:`x`, and the bias includes the
+compiler's truncation correction: with the chip's weights and bias this is the
+chip's integer arithmetic (up to the rounding of :math:`/S` in double).
 
 :class:`StageIngredients` holds both versions (float and quantized) of every ingredient,
 read from the source network and its :class:`compiler.FixedPointNetwork`;
@@ -45,7 +50,9 @@ class ChipEffects:
     """Which chip effects :func:`run_staged` applies (all off: the float network at
     the chip's step and latency, subtractive reset).
 
-    ``reset_compensation`` and ``weight_compensation`` add the compiler's bias
+    ``truncation`` makes the decays truncate in the chip's integer units (the only
+    effect :meth:`chip` leaves off: it is the integer arithmetic, not a real-number
+    effect). ``reset_compensation`` and ``weight_compensation`` add the compiler's bias
     corrections for the hard reset and the weight rounding to the float bias (until
     ``bias`` switches to the chip's integers, which hold them)."""
 
@@ -56,6 +63,7 @@ class ChipEffects:
     saturation: bool = False
     reset_compensation: bool = False
     weight_compensation: bool = False
+    truncation: bool = False
 
     def with_(self, **changes) -> "ChipEffects":
         """A copy with some effects switched."""
@@ -63,8 +71,8 @@ class ChipEffects:
 
     @classmethod
     def chip(cls) -> "ChipEffects":
-        """Every effect on: the chip's semantics in real numbers."""
-        return cls(True, True, True, True, True, True, True)
+        """Every effect on but ``truncation``: the chip's semantics in real numbers."""
+        return cls(True, True, True, True, True, True, True, False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +94,9 @@ class StageIngredients:
     weight_correction : ndarray (N,)
         The compiler's weight-rounding compensation (thresholds per second), added
         with ``weight_compensation`` likewise.
+    truncation_correction : ndarray (N,)
+        The compiler's decay-truncation compensation (thresholds per second), added
+        with ``truncation``.
     chip_resets_hard : bool
         Whether the chip's neuron resets to 0 (else it subtracts, a custom neuron):
         ``hard_reset`` has an effect only then.
@@ -109,6 +120,7 @@ class StageIngredients:
     bias_chip: np.ndarray
     reset_correction: np.ndarray
     weight_correction: np.ndarray
+    truncation_correction: np.ndarray
     chip_resets_hard: bool
     decay_float: float
     decay_chip: float
@@ -140,7 +152,7 @@ class StageIngredients:
                   else np.asarray(fixed.delays, np.int64))
         return cls(weights_float=np.array(folded.weights, float), weights_chip=weights_chip,
                    bias_float=bias_float, bias_chip=bias_chip, reset_correction=reset / (s * dt),
-                   weight_correction=weight / (s * dt),
+                   weight_correction=weight / (s * dt), truncation_correction=truncation / (s * dt),
                    chip_resets_hard=not ar.subtractive,
                    decay_float=decay_float, decay_chip=decay_chip, leak_float=leak_float,
                    leak_chip=leak_chip, delays=delays, scale=int(fixed.threshold),
@@ -154,14 +166,18 @@ class StageIngredients:
         else:
             bias = (self.bias_float + (self.reset_correction if effects.reset_compensation else 0.0)
                     + (self.weight_correction if effects.weight_compensation else 0.0))
+        if effects.truncation:
+            bias = bias + self.truncation_correction
         if effects.threshold_and_decay:
             return weights, bias, self.decay_chip, self.leak_chip
         return weights, bias, self.decay_float, self.leak_float
 
 
 def run_staged(ingredients: StageIngredients, effects: ChipEffects, x0: np.ndarray, steps: int,
-               noise_std=0.0, noise_seed: int = 0, *, progress=None) -> np.ndarray:
-    """Spike counts, shape (trials, N), of the model of the module docstring.
+               noise_std=0.0, noise_seed: int = 0, *, progress=None, record: bool = False,
+               stimulus: "StageIngredients" = None, stimulus_steps: int = 0):
+    """Spike counts, shape (trials, N), of the model of the module docstring
+    (with ``record``: ``(counts, raster)``, the raster (trials, steps, N) booleans).
 
     Parameters
     ----------
@@ -180,6 +196,13 @@ def run_staged(ingredients: StageIngredients, effects: ChipEffects, x0: np.ndarr
         kept in arrays).
     progress : bool or None
         tqdm bar (see :func:`compiler.emulate`); None: only for long runs on a terminal.
+    record : bool
+        Also return the per-step raster.
+    stimulus : StageIngredients, optional
+        The ingredients of the same network and compile with the stimulus's bias
+        (the source network with that bias, and the compile with the stimulus's bias
+        fields, :class:`compiler.Stimulus`): its bias, as ``effects`` selects, is used
+        for the first ``stimulus_steps`` steps.
 
     The run proceeds in chunks of steps (:func:`compiler.backends.emulator.run_in_chunks`), the
     state (currents, voltages, delay ring, counts, noise generators) carried over, so
@@ -198,34 +221,45 @@ def run_staged(ingredients: StageIngredients, effects: ChipEffects, x0: np.ndarr
     w_in = np.ascontiguousarray(weights * decay)
     delays = np.ascontiguousarray(ingredients.delays, np.int64)
     bias_step = np.ascontiguousarray(bias * ingredients.dt)
+    switch = int(stimulus_steps) if stimulus is not None else 0
+    if stimulus is not None:
+        stimulus_step = np.ascontiguousarray(stimulus.parameters(effects)[1] * ingredients.dt)
     # The whole kernel state, carried from chunk to chunk.
     u = np.zeros((trials, n))
     x = x0.copy()
     pending = np.zeros((trials, max_delay + 2, n))
     counts = np.zeros((trials, n), np.int64)
+    raster = np.zeros((trials, int(steps), n) if record else (0, 0, n), np.bool_)
     mt = np.zeros((trials if noisy else 0, _MT_N), np.int64)
     rng_index = np.full(trials, _MT_N, np.int64)
     rng_spare = np.zeros((trials, 2))  # (has spare, spare value)
     for tr in range(mt.shape[0]):
         _mt_seed(mt[tr], int(noise_seed) + tr)
 
-    def advance(begin, end):
-        _staged_chunk(w_in, delays, max_delay, bias_step, 1.0 - decay, 1.0 - leak,
+    def run_steps(begin, end, biases):
+        _staged_chunk(w_in, delays, max_delay, biases, 1.0 - decay, 1.0 - leak,
                       bool(effects.hard_reset and ingredients.chip_resets_hard), bool(effects.saturation),
                       (ingredients.state_max - 1) / s, ingredients.state_max / s, noise, noisy,
-                      u, x, pending, counts, mt, rng_index, rng_spare, begin, end)
+                      u, x, pending, counts, mt, rng_index, rng_spare, raster, bool(record),
+                      bool(effects.truncation), s, begin, end)
+
+    def advance(begin, end):
+        if begin < switch:
+            run_steps(begin, min(end, switch), stimulus_step)
+        if end > switch:
+            run_steps(max(begin, switch), end, bias_step)
 
     threads = numba.get_num_threads()
     steps = int(steps)
     run_in_chunks(advance, steps, first_chunk_steps(n * (20 if noisy else 1), trials, threads),
                   progress, desc="staged model", unit="step")
-    return counts
+    return (counts, raster) if record else counts
 
 
 @njit(cache=True, parallel=True)
 def _staged_chunk(w_in, delays, max_delay, bias_step, u_keep, x_keep, hard_reset, saturate,
                   x_limit, u_limit, noise, noisy, u_all, x_all, pending_all, counts, mt_all,
-                  rng_index, rng_spare, t_begin, t_end):
+                  rng_index, rng_spare, raster, record, truncate, scale, t_begin, t_end):
     """Steps ``t_begin .. t_end - 1`` of every trial, in place (state as in
     :func:`compiler.backends.emulator._emulate_chunk`, plus each trial's noise generator:
     ``mt_all[tr]``, ``rng_index[tr]``, ``rng_spare[tr]``). Returns nothing."""
@@ -252,7 +286,7 @@ def _staged_chunk(w_in, delays, max_delay, bias_step, u_keep, x_keep, hard_reset
             slot = t % ring
             n_spiked = 0
             for i in range(n):
-                uu = u[i] * u_keep + pending[slot, i]
+                uu = (np.trunc(u[i] * scale * u_keep) / scale if truncate else u[i] * u_keep) + pending[slot, i]
                 pending[slot, i] = 0.0
                 if saturate:
                     if uu > u_limit:
@@ -260,7 +294,7 @@ def _staged_chunk(w_in, delays, max_delay, bias_step, u_keep, x_keep, hard_reset
                     elif uu <= -u_limit:
                         uu += 2.0 * u_limit
                 u[i] = uu
-                xx = x[i] * x_keep + uu + bias_step[i]
+                xx = (np.trunc(x[i] * scale * x_keep) / scale if truncate else x[i] * x_keep) + uu + bias_step[i]
                 if noisy:
                     z, index, has_spare, spare = _mt_normal(mt, index, has_spare, spare)
                     xx += noise[i] * z
@@ -274,6 +308,8 @@ def _staged_chunk(w_in, delays, max_delay, bias_step, u_keep, x_keep, hard_reset
                     spiked[n_spiked] = i
                     n_spiked += 1
                     counts[tr, i] += 1
+                    if record:
+                        raster[tr, t, i] = True
                 x[i] = xx
             for s in range(n_spiked):
                 j = spiked[s]

@@ -629,7 +629,7 @@ def neuron_mode(fixed: FixedPointNetwork, syn) -> int:
 
 def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0=None,
             record: bool = False, *, allow_unstable: bool = False, progress=None,
-            bias=None) -> ExecutionResult:
+            bias=None, stimulus=None) -> ExecutionResult:
     r"""Run ``fixed`` for ``steps`` chip steps, bit-exactly as Lava ``fixed_pt`` would.
 
     Parameters
@@ -656,6 +656,10 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
         shape (N,) for every trial or (trials, N) per trial, overriding the network's;
         each within :func:`bias_range` (the range the network's bias fields allow).
         Recorded as ``provenance["bias"] = "per-trial"``.
+    stimulus : compiler.Stimulus, optional
+        Other bias fields for the first ``stimulus.steps`` steps (every trial), then
+        the network's (or ``bias``); the state runs on across the switch. Recorded as
+        ``provenance["stimulus_steps"]``.
 
     The synapses are listed by presynaptic neuron in the splits' own narrow integer
     dtypes (:func:`synapses_of`, built once per network and cached), so a spike of
@@ -699,6 +703,9 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
     v_init, used_seed = resolve_initial_voltages(fixed, trials, seed, v0)
     n, trials = fixed.n, v_init.shape[0]
     bias_all = resolve_bias(fixed, trials, bias)
+    if stimulus is not None:
+        stimulus.check_for(fixed)
+        stimulus_bias = resolve_bias(fixed, trials, stimulus.effective)
     check_emulate(fixed, steps, trials, record=record, step_limit=None,
                   hint="reduce trials or N", force_hint="", store=cached_synapses(fixed))
     check_stable(fixed, allow_unstable=allow_unstable)
@@ -720,13 +727,20 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
               np.int64(neuron_mode(fixed, syn)), np.int64(u_factor), np.int64(v_factor), np.int64(ar.decay_bits))
     state = (u, v, pending, counts, raster)
 
-    def advance(begin, end):
+    def run_steps(begin, end, biases):
         if sparse:
             _emulate_sparse_chunk(syn.indptr, syn.targets, syn.weights, syn.delays, syn.uniform_delay,
-                                  exps, syn.max_delay, bias_all, neuron, *state, begin, end, bool(record))
+                                  exps, syn.max_delay, biases, neuron, *state, begin, end, bool(record))
         else:
             _emulate_chunk(syn.weights, exps, syn.delays, syn.delay_lo, syn.delay_hi, syn.uniform_delay,
-                           syn.max_delay, bias_all, neuron, *state, begin, end, bool(record))
+                           syn.max_delay, biases, neuron, *state, begin, end, bool(record))
+
+    def advance(begin, end):
+        switch = stimulus.steps if stimulus is not None else 0
+        if begin < switch:
+            run_steps(begin, min(end, switch), stimulus_bias)
+        if end > switch:
+            run_steps(max(begin, switch), end, bias_all)
 
     start = time.perf_counter()
     with _threads_at_most(trials):
@@ -738,6 +752,8 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
                   "seed": used_seed, "weights": "sparse" if sparse else "dense"}
     if bias is not None:
         provenance["bias"] = "per-trial"
+    if stimulus is not None:
+        provenance["stimulus_steps"] = stimulus.steps
     return ExecutionResult(
         counts=counts, steps=int(steps), dt=fixed.dt, seed=used_seed, backend="emulator",
         hw_name=fixed.hw_name, raster=raster if record else None, wall_time=wall,

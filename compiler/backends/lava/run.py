@@ -35,7 +35,7 @@ from compiler.quantization.fixed_point import FixedPointNetwork
 
 def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=None, v0=None,
              target: str = "cpu", timeout: Optional[float] = None, record: bool = False,
-             trials: int = 1, connectivity: str = "auto") -> ExecutionResult:
+             trials: int = 1, connectivity: str = "auto", stimulus=None) -> ExecutionResult:
     """Run ``fixed`` on Lava for ``steps`` steps and count spikes in the network.
 
     Parameters
@@ -72,6 +72,11 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
         picks ``Sparse`` for sparse weights
         (:func:`~compiler.backends.lava.checks.resolve_connectivity`). Both give the
         same spikes.
+    stimulus : compiler.Stimulus, optional
+        Other bias fields for the first ``stimulus.steps`` steps: the network is built
+        with them, run that many steps, paused, given its own ``bias_mant`` and
+        ``bias_exp`` back and run on (``fixed_pt`` only); the same spikes as
+        :func:`compiler.emulate` with the same stimulus.
 
     Returns
     -------
@@ -91,6 +96,13 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
     """
     _check_run(fixed, steps, tag, target)
     check_lava_compatible(fixed)
+    first = fixed
+    if stimulus is not None:
+        if tag != "fixed_pt":
+            raise ValueError(f"a stimulus runs with tag='fixed_pt' only, got tag={tag!r}")
+        stimulus.check_for(fixed)
+        first = replace(fixed, bias_mant=stimulus.bias_mant, bias_exp=stimulus.bias_exp)
+        check_lava_compatible(first)
     connectivity = resolve_connectivity(fixed, connectivity)
     run_cfg = run_config(target, tag)
     v_init, used_seed = resolve_initial_voltages(fixed, trials, seed, v0)
@@ -105,22 +117,29 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
     start = time.perf_counter()
     timings = {"startup_s": 0.0, "execute_s": 0.0}
     for trial in range(trials):
-        net = build_lava_network(fixed, v_init[trial], tag, record_steps=steps if record else 0,
+        switch = min(stimulus.steps, steps) if stimulus is not None else steps
+        net = build_lava_network(first, v_init[trial], tag, record_steps=steps if record else 0,
                                  connectivity=connectivity)
-        with running(net.lif, steps, run_cfg, timeout) as times:
+        with running(net.lif, switch, run_cfg, timeout) as times:
             for key in timings:
                 timings[key] += times[key]
+            if switch < steps:
+                net.lif.bias_mant.set(np.asarray(fixed.bias_mant, np.int64))
+                net.lif.bias_exp.set(np.asarray(fixed.bias_exp, np.int64))
+                timings["execute_s"] += run_again(net.lif, steps - switch, timeout)
             counts[trial] = np.rint(net.counter.count.get()).astype(np.int64)
             if record:
                 data = net.monitor.get_data()[net.lif.name]["s_out"]
                 raster[trial] = np.asarray(data).reshape(steps, fixed.n) != 0
     wall = time.perf_counter() - start
     backend = "loihi2" if target == "loihi2" else f"lava-{tag}"
+    provenance = dict(_provenance(fixed, backend, tag, target, run_cfg, steps, trials, used_seed,
+                                  timeout, timings), connectivity=connectivity)
+    if stimulus is not None:
+        provenance["stimulus_steps"] = stimulus.steps
     return ExecutionResult(
         counts=counts, steps=int(steps), dt=fixed.dt, seed=used_seed, backend=backend,
-        hw_name=fixed.hw_name, raster=raster, wall_time=wall,
-        provenance=dict(_provenance(fixed, backend, tag, target, run_cfg, steps, trials, used_seed,
-                                    timeout, timings), connectivity=connectivity))
+        hw_name=fixed.hw_name, raster=raster, wall_time=wall, provenance=provenance)
 
 
 def _check_run(fixed, steps, tag, target) -> None:

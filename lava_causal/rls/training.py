@@ -1,0 +1,113 @@
+r"""Recursive-least-squares training of a recurrent LIF network's weights
+(Kim & Chow, eLife 2018; the update is in :mod:`lava_causal.rls.dynamics`).
+
+Each training trial starts from fresh random voltages (seeded), runs the stimulus,
+then the pattern with RLS active every ``learn_every`` seconds: each neuron's
+synaptic drive is pulled towards its target from its presynaptic subset's filtered
+spike trains. The inverse-correlation matrices :math:`P_i` persist across trials.
+Cost per trial: the run (:mod:`lava_causal.rls.simulation`) plus
+:math:`3 N K^2` flops per learning step; memory :math:`8 N K^2` bytes (refused above
+:func:`compiler.system.resources.check_memory`'s limit, with the estimate).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from compiler.system.resources import check_memory
+
+from .dynamics import run_trial
+from .model import RecurrentNetwork
+from .simulation import check_dt, initial_voltages, steps_of, trial_layout
+from .targets import Task
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingResult:
+    """A trained network and how it was made.
+
+    Attributes
+    ----------
+    network : RecurrentNetwork
+        The trained weights.
+    task : Task
+    error : ndarray (trials,)
+        Root-mean-square drive error :math:`|u - f|` over each training trial's
+        learning steps (before each update).
+    settings : dict
+        trials, dt, learn_every, regularization, seed, wall time.
+    """
+
+    network: RecurrentNetwork
+    task: Task
+    error: np.ndarray
+    settings: dict = field(default_factory=dict)
+
+
+def train(network: RecurrentNetwork, task: Task, trials: int = 20, dt: float = 1e-4,
+          learn_every: float = 2e-3, regularization: float = 1.0, seed: int = 0,
+          progress: bool = None) -> TrainingResult:
+    r"""Train ``network``'s weights on ``task`` with RLS (module docstring).
+
+    Parameters
+    ----------
+    trials : int
+        Training trials (each: stimulus, then the pattern with learning on).
+    dt : float
+        Step (s), at most 1 ms.
+    learn_every : float
+        Seconds between RLS updates, a whole number of steps.
+    regularization : float
+        :math:`\lambda` of :math:`P_i(0) = I/\lambda`, > 0.
+    seed : int
+        Seed of the trials' initial voltages (trial k uses :func:`initial_voltages`
+        of ``seed + 1_000_003``, disjoint from test trials of small seeds).
+    progress : bool or None
+        tqdm bar over trials (None: when stderr is a terminal).
+    """
+    task.check_network(network)
+    dt = check_dt(dt)
+    if not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
+    regularization = float(regularization)
+    if not (np.isfinite(regularization) and regularization > 0):
+        raise ValueError(f"regularization must be > 0, got {regularization}")
+    every = steps_of(float(learn_every), dt, "learn_every")
+    if every < 1:
+        raise ValueError(f"learn_every must be at least one step of dt = {dt:g} s, got {learn_every}")
+    n, k = network.n, network.k
+    check_memory(8 * n * k * k + 16 * n * n, f"RLS training of N = {n}, K = {k} (8 N K^2 bytes of P matrices)",
+                 "reduce N or the connectivity")
+    stim_steps, pattern_steps, record_every = trial_layout(task, dt)
+    learn_times = np.arange(0, pattern_steps, every) * dt
+    targets = np.ascontiguousarray(task.drive_at(learn_times))
+    omega_t = np.ascontiguousarray(network.omega.T)
+    pre = np.ascontiguousarray(network.presynaptic)
+    p = np.broadcast_to(np.eye(k) / regularization, (n, k, k)).copy()
+    a_m, a_s = math.exp(-dt / network.tau_m), math.exp(-dt / network.tau_s)
+    v0 = initial_voltages(seed + 1_000_003, trials, n)
+    samples = task.drive.shape[0]
+    rec_x, rec_u = np.zeros((samples, n)), np.zeros((samples, n))
+    reference = task.drive
+    error = np.zeros(trials)
+    counts = np.zeros(n, np.int64)
+    start = time.perf_counter()
+    bar = tqdm(range(trials), desc="RLS training", unit="trial", disable=progress is False,
+               leave=False) if progress is not False else range(trials)
+    for trial in bar:
+        run_trial(omega_t, pre, p, network.bias, task.stimulus, stim_steps, v0[trial].copy(),
+                  stim_steps + pattern_steps, a_m, a_s, True, every, targets, record_every,
+                  rec_x, rec_u, counts)
+        error[trial] = float(np.sqrt(np.mean((rec_u - reference) ** 2)))
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(rms_error=f"{error[trial]:.3f}")
+    if hasattr(bar, "close"):
+        bar.close()
+    trained = network.with_weights(omega_t.T.copy())
+    return TrainingResult(trained, task, error, {
+        "trials": int(trials), "dt": dt, "learn_every": float(learn_every),
+        "regularization": regularization, "seed": int(seed), "wall_s": time.perf_counter() - start})
