@@ -41,13 +41,17 @@ def compile_trained(network: RecurrentNetwork, task: Task, hw="loihi2", dt: floa
 
     ``operating_rates``: ``"measured"`` (the float run's mean rates), an array, or None
     (no operating-point corrections). Other keywords go to :func:`compiler.compile`;
-    its warnings (e.g. weights that round to zero) are raised as usual."""
+    its warnings (e.g. weights that round to zero) are raised as usual.
+    ``allow_unstable`` defaults to True: the compiler's stability check is of the
+    non-leaky linear rate model, which says nothing of a leaky pattern generator's
+    trajectories (a network it calls unstable compiles with its RuntimeWarning)."""
     trial_layout(task, dt)  # the chip step must divide the stimulus and the sampling
     if isinstance(operating_rates, str):
         if operating_rates != "measured":
             raise ValueError(f"operating_rates must be 'measured', an array or None, got {operating_rates!r}")
         operating_rates = measured_rates(network, task, dt=min(dt, 1e-4))
     options.setdefault("reset_compensation", "none")
+    options.setdefault("allow_unstable", True)
     return compiler.compile(network.to_ifnetwork(), hw, dt, operating_rates=operating_rates, **options)
 
 

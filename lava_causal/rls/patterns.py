@@ -125,3 +125,12 @@ def score(filtered, task: Task, network: RecurrentNetwork) -> PatternScore:
                         normalised_error=_error(psth, ref, scored), trial_correlation=trial_corr,
                         trial_error=trial_err, per_neuron_correlation=per_neuron, scored=int(scored.sum()),
                         mean_rate=float(rates.mean()), psth=psth)
+
+
+def drive_correlation(drive, task: Task) -> np.ndarray:
+    """Per trial, the mean over neurons of the correlation of the recorded synaptic
+    drive (trials, S, N) with its target (float runs only: the chip's current is not
+    read out). Neurons with a constant target are left out."""
+    d = np.asarray(drive, float)
+    keep = task.drive.std(0) > 0
+    return np.array([np.nanmean(_correlations(trial, task.drive)[keep]) for trial in d])

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import special
 
 from .model import RecurrentNetwork
 
@@ -37,23 +38,47 @@ STIMULUS_DURATION = 0.05
 MIN_RATE = 1.0
 """Rates below this (Hz) are set to it before :func:`lif_drive` (a zero rate has no
 finite drive)."""
+TRANSFER_NOISE = 0.1
+r"""Default :math:`\sigma` of the rate-drive map (thresholds)."""
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(96)
+_DRIVE_GRID = np.linspace(-2.0, 40.0, 8401)
 
 
-def lif_rate(drive, tau_m: float) -> np.ndarray:
-    r"""LIF rate :math:`\phi(D)` (Hz) of a constant drive (module docstring)."""
+def lif_rate(drive, tau_m: float, noise: float = TRANSFER_NOISE) -> np.ndarray:
+    r"""LIF rate :math:`\phi_\sigma(D)` (Hz) of a drive with input noise ``noise``
+    (module docstring; ``noise=0``: the noiseless curve). Gauss-Legendre quadrature
+    (96 nodes) of the integrand ``erfcx(-v)``; rates below :math:`10^{-300}` are 0."""
     d = np.asarray(drive, float)
-    out = np.zeros_like(d)
-    on = d > 1.0
-    out[on] = 1.0 / (tau_m * np.log(d[on] / (d[on] - 1.0)))
-    return out
+    if noise == 0:
+        out = np.zeros_like(d)
+        on = d > 1.0
+        out[on] = 1.0 / (tau_m * np.log(d[on] / (d[on] - 1.0)))
+        return out
+    lo, hi = -d / noise, (1.0 - d) / noise
+    half, mid = 0.5 * (hi - lo), 0.5 * (hi + lo)
+    v = mid[..., None] + half[..., None] * _NODES
+    with np.errstate(over="ignore"):
+        integral = half * (special.erfcx(-v) * _WEIGHTS).sum(-1)
+    with np.errstate(divide="ignore", over="ignore"):
+        out = 1.0 / (tau_m * np.sqrt(np.pi) * integral)
+    return np.where(np.isfinite(out), out, 0.0)
 
 
-def lif_drive(rate, tau_m: float) -> np.ndarray:
-    r"""Drive :math:`D = 1/(1 - e^{-1/(r\tau_m)})` whose LIF rate is ``rate`` (Hz, > 0)."""
+def lif_drive(rate, tau_m: float, noise: float = TRANSFER_NOISE) -> np.ndarray:
+    r"""The drive whose rate :func:`lif_rate` is ``rate`` (Hz, > 0): closed form
+    :math:`1/(1 - e^{-1/(r\tau_m)})` without noise, else monotone interpolation on a
+    grid of drives in [-2, 40] (step 0.005)."""
     r = np.asarray(rate, float)
     if np.any(~np.isfinite(r)) or np.any(r <= 0):
         raise ValueError("rates must be finite and > 0 Hz to have a drive")
-    return -1.0 / np.expm1(-1.0 / (r * tau_m))
+    if noise == 0:
+        return -1.0 / np.expm1(-1.0 / (r * tau_m))
+    grid = lif_rate(_DRIVE_GRID, tau_m, noise)
+    keep = grid > 0
+    top = grid[keep][-1]
+    if np.any(r > top):
+        raise ValueError(f"rates up to {top:.0f} Hz have a drive on the grid; got {r.max():.0f} Hz")
+    return np.interp(np.log(r), np.log(grid[keep]), _DRIVE_GRID[keep])
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +96,8 @@ class Task:
     kind : str
     settings : dict
         How the targets were made (seed included).
+    transfer_noise : float
+        :math:`\sigma` of the rate-drive map (module docstring).
     """
 
     drive: np.ndarray
@@ -79,6 +106,7 @@ class Task:
     stimulus_duration: float = STIMULUS_DURATION
     kind: str = "custom"
     settings: dict = field(default_factory=dict)
+    transfer_noise: float = TRANSFER_NOISE
 
     def __post_init__(self):
         drive = np.array(self.drive, float)
@@ -125,8 +153,8 @@ class Task:
         return (1 - w) * self.drive[lo] + w * self.drive[hi]
 
     def target_rates(self, network: RecurrentNetwork) -> np.ndarray:
-        r"""Target rates :math:`\phi(b_i + f_i(t))` (Hz), shape (S, N)."""
-        return lif_rate(network.bias[None, :] + self.drive, network.tau_m)
+        r"""Target rates :math:`\phi_\sigma(b_i + f_i(t))` (Hz), shape (S, N)."""
+        return lif_rate(network.bias[None, :] + self.drive, network.tau_m, self.transfer_noise)
 
     def check_network(self, network: RecurrentNetwork) -> None:
         """ValueError unless ``network`` has the task's number of neurons."""
@@ -136,7 +164,8 @@ class Task:
     def to_dict(self) -> dict:
         """Arrays and settings (``np.savez``-able)."""
         return {"drive": self.drive, "stimulus": self.stimulus, "sample_dt": self.sample_dt,
-                "stimulus_duration": self.stimulus_duration, "kind": self.kind}
+                "stimulus_duration": self.stimulus_duration, "kind": self.kind,
+                "transfer_noise": self.transfer_noise}
 
 
 def random_stimulus(n: int, amplitude: float, seed) -> np.ndarray:
@@ -204,14 +233,14 @@ def rate_task(rates, network: RecurrentNetwork, sample_dt: float = SAMPLE_DT, se
               stimulus_amplitude: float = 1.0, stimulus_duration: float = STIMULUS_DURATION,
               kind: str = "rates") -> Task:
     r"""A task whose target *rates* (Hz, shape (S, N)) are ``rates``: drive targets
-    :math:`f_i = \phi^{-1}(\max(r_i, r_{\min})) - b_i` (:func:`lif_drive`,
-    :data:`MIN_RATE`)."""
+    :math:`f_i = \phi_\sigma^{-1}(\max(r_i, r_{\min})) - b_i` (:func:`lif_drive`,
+    :data:`MIN_RATE`, :data:`TRANSFER_NOISE`)."""
     r = np.asarray(rates, float)
     if r.ndim != 2 or r.shape[1] != network.n:
         raise ValueError(f"rates must have shape (S, {network.n}), got {r.shape}")
     if not np.all(np.isfinite(r)) or np.any(r < 0):
         raise ValueError("rates must be finite and >= 0 Hz")
-    drive = lif_drive(np.maximum(r, MIN_RATE), network.tau_m) - network.bias[None, :]
+    drive = lif_drive(np.maximum(r, MIN_RATE), network.tau_m, TRANSFER_NOISE) - network.bias[None, :]
     return Task(drive, random_stimulus(network.n, stimulus_amplitude, seed), sample_dt, stimulus_duration,
                 kind, {"seed": seed, "stimulus_amplitude": float(stimulus_amplitude), "min_rate": MIN_RATE})
 

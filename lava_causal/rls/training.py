@@ -11,13 +11,16 @@ Cost per trial: the run (:mod:`lava_causal.rls.simulation`) plus
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from compiler.system.files import atomic_output, read_npz
 from compiler.system.resources import check_memory
 
 from .dynamics import run_trial
@@ -46,6 +49,47 @@ class TrainingResult:
     task: Task
     error: np.ndarray
     settings: dict = field(default_factory=dict)
+
+    def save(self, path) -> None:
+        """Write the network, the task and the training record to ``path`` (``.npz``,
+        atomically; read back with :func:`load_trained`)."""
+        net, task = self.network, self.task
+        meta = {"format": FORMAT, "tau_m": net.tau_m, "tau_s": net.tau_s, "seed": net.seed, "gain": net.gain,
+                "name": net.name, "sample_dt": task.sample_dt, "stimulus_duration": task.stimulus_duration,
+                "kind": task.kind, "transfer_noise": task.transfer_noise, "task_settings": task.settings,
+                "training": self.settings}
+        with atomic_output(path) as fh:
+            np.savez(fh, omega=net.omega, presynaptic=net.presynaptic, bias=net.bias, drive=task.drive,
+                     stimulus=task.stimulus, error=self.error, meta=np.array(json.dumps(meta)))
+
+
+FORMAT = "lava-causal rls 1"
+"""Format tag of a saved :class:`TrainingResult`."""
+
+
+def load_trained(path) -> TrainingResult:
+    """Read a file written by :meth:`TrainingResult.save`; ValueError naming the file
+    when it is missing, corrupt, of another format or inconsistent."""
+    path = os.fspath(path)
+    contents = read_npz(path, "trained RLS network",
+                        keys=("omega", "presynaptic", "bias", "drive", "stimulus", "error", "meta"))
+    try:
+        meta = json.loads(str(contents["meta"]))
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT!r} file")
+        network = RecurrentNetwork(omega=contents["omega"], presynaptic=contents["presynaptic"],
+                                   bias=contents["bias"], tau_m=meta["tau_m"], tau_s=meta["tau_s"],
+                                   seed=int(meta["seed"]), gain=float(meta["gain"]), name=str(meta["name"]))
+        task = Task(contents["drive"], contents["stimulus"], float(meta["sample_dt"]),
+                    float(meta["stimulus_duration"]), str(meta["kind"]), dict(meta["task_settings"]),
+                    float(meta["transfer_noise"]))
+        task.check_network(network)
+        error = np.asarray(contents["error"], float)
+        if error.ndim != 1:
+            raise ValueError("error must be one value per training trial")
+        return TrainingResult(network, task, error, dict(meta["training"]))
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"trained RLS network file {path!r}: {exc}") from None
 
 
 def train(network: RecurrentNetwork, task: Task, trials: int = 20, dt: float = 1e-4,
