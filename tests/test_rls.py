@@ -192,11 +192,12 @@ def test_training_memory_is_refused_with_the_estimate(monkeypatch):
 
 def test_lif_rate_and_drive_are_inverse():
     rates = np.array([1.0, 5.0, 20.0, 80.0, 300.0])
-    drive = targets.lif_drive(rates, 0.01)
-    np.testing.assert_allclose(targets.lif_rate(drive, 0.01), rates, rtol=1e-3)
+    drive = targets.lif_drive(rates, 0.01, noise=0.1)
+    np.testing.assert_allclose(targets.lif_rate(drive, 0.01, noise=0.1), rates, rtol=1e-3)
     assert np.all(np.diff(drive) > 0) and drive[0] < 1.0    # low rates come from the noise
     strong = np.array([1.5, 3.0])   # far above threshold the noise hardly matters
-    np.testing.assert_allclose(targets.lif_rate(strong, 0.01), targets.lif_rate(strong, 0.01, noise=0), rtol=0.02)
+    np.testing.assert_allclose(targets.lif_rate(strong, 0.01, noise=0.1), targets.lif_rate(strong, 0.01, noise=0),
+                               rtol=0.02)
     np.testing.assert_allclose(targets.lif_rate(targets.lif_drive(rates[2:], 0.01, 0), 0.01, 0), rates[2:])
     assert targets.lif_rate(np.array([0.5, 1.0]), 0.01, noise=0).tolist() == [0.0, 0.0]
     # Siegert against a direct simulation of the noisy LIF (Euler-Maruyama, 200 x 0.2 s;
@@ -208,7 +209,7 @@ def test_lif_rate_and_drive_are_inverse():
         fired = v > 1.0
         spikes += int(fired.sum())
         v[fired] = 0.0
-    siegert = float(targets.lif_rate(np.array([0.95]), tau)[0])
+    siegert = float(targets.lif_rate(np.array([0.95]), tau, noise=0.1)[0])
     assert 0.8 * siegert < spikes / (200 * 0.2) < siegert
     with pytest.raises(ValueError, match="> 0 Hz"):
         targets.lif_drive(np.array([0.0]), 0.01)
