@@ -213,3 +213,20 @@ def test_lif_rate_and_drive_are_inverse():
     assert 0.8 * siegert < spikes / (200 * 0.2) < siegert
     with pytest.raises(ValueError, match="> 0 Hz"):
         targets.lif_drive(np.array([0.0]), 0.01)
+
+
+def test_cli_train_and_deploy(tmp_path, capsys):
+    from lava_causal.cli import main
+
+    out = tmp_path / "trained.npz"
+    assert main(["rls", "train", "--n", "40", "--trials", "3", "--test-trials", "3", "-o", str(out), "--json"]) == 0
+    assert out.exists()
+    capsys.readouterr()
+    assert main(["rls", "deploy", str(out), "--trials", "3", "--json"]) == 0
+    import json
+    report = json.loads(capsys.readouterr().out)
+    assert {"float_correlation", "chip_correlation"} <= set(report) and report["chip"]["hw"] == "loihi2"
+    assert main(["rls", "deploy", str(tmp_path / "missing.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    assert main(["rls", "deploy", str(tmp_path / "bad.npz")]) == 2
