@@ -3,7 +3,7 @@
 
 - :mod:`.model`: the network (LIF, exponential synapses, presynaptic subsets) and its
   :class:`compiler.IFNetwork`;
-- :mod:`.targets`: tasks (sinusoids, the innate trajectory, heterogeneous rate patterns);
+- :mod:`.targets`, :mod:`.innate`: tasks (sinusoids, heterogeneous rate patterns, smooth random; the innate trajectory);
 - :mod:`.dynamics`, :mod:`.simulation`, :mod:`.training`: float runs and RLS;
 - :mod:`.patterns`: scores (correlation, normalised error);
 - :mod:`.deploy`: compile and run on the emulator or Lava with the stimulus;
@@ -11,7 +11,8 @@
 - :mod:`.capacity`: pattern error against network size and pattern duration.
 """
 from .model import RecurrentNetwork, random_network
-from .targets import Task, heterogeneous, heterogeneous_rates, innate, rate_task, sinusoids
+from .targets import Task, heterogeneous, heterogeneous_rates, rate_task, sinusoids
+from .innate import innate
 from .simulation import FloatRun, simulate
 from .training import TrainingResult, train
 from .patterns import PatternScore, score

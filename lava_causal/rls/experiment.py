@@ -15,6 +15,7 @@ import numpy as np
 from ..provenance import versions
 from ..statistics import mean_ci
 from . import targets
+from .innate import innate
 from .budget import pattern_budget
 from .deploy import compile_trained, run_chip
 from .model import random_network
@@ -39,7 +40,7 @@ def make_task(kind: str, network, duration: float, seed: int, period: float = 0.
     if kind == "sinusoids":
         return targets.sinusoids(network.n, duration, period, amplitude, seed)
     if kind == "innate":
-        return targets.innate(network, duration, seed)
+        return innate(network, duration, seed)
     if kind == "heterogeneous":
         extra = {} if transfer_noise is None else {"transfer_noise": transfer_noise}
         if rates is not None:

@@ -16,8 +16,8 @@ rate of that drive,
 :func:`lif_drive`). Three kinds of targets (Kim & Chow 2018):
 
 * :func:`sinusoids`: :math:`f_i(t) = A \sin(2\pi t/P + \varphi_i)`, random phases;
-* :func:`innate`: the untrained network's own synaptic drive after the stimulus (its
-  irregular "innate" trajectory), to be made repeatable;
+* :func:`lava_causal.rls.innate.innate`: the untrained network's own synaptic drive
+  after the stimulus (its irregular "innate" trajectory), to be made repeatable;
 * :func:`heterogeneous_rates`: a seeded set of cortical-like rate patterns (baseline,
   bumps at random times, ramps, dips; :func:`rate_task` takes any rate patterns, e.g. a
   user's recordings), turned into drive targets with :func:`lif_drive`.
@@ -277,19 +277,3 @@ def heterogeneous(network: RecurrentNetwork, duration: float = 1.0, seed=0, **kw
     task = rate_task(rates, network, sample_dt, seed, kind="heterogeneous", **kwargs)
     task.settings.update(duration=float(duration))
     return task
-
-
-def innate(network: RecurrentNetwork, duration: float = 1.0, seed=0, dt: float = 1e-4,
-           stimulus_amplitude: float = 1.0, sample_dt: float = SAMPLE_DT,
-           stimulus_duration: float = STIMULUS_DURATION) -> Task:
-    """The untrained ``network``'s own synaptic drive after a random stimulus, from one
-    run with seeded initial voltages: the target that makes its innate trajectory
-    repeatable."""
-    from .simulation import simulate
-
-    rng = np.random.default_rng(seed)
-    stim = random_stimulus(network.n, stimulus_amplitude, rng)
-    probe = Task(np.zeros((_samples(duration, sample_dt), network.n)), stim, sample_dt, stimulus_duration)
-    run = simulate(network, probe, trials=1, dt=dt, seed=int(rng.integers(2**31)))
-    return Task(run.drive[0], stim, sample_dt, stimulus_duration, "innate",
-                {"seed": seed, "stimulus_amplitude": float(stimulus_amplitude), "dt": dt})
