@@ -39,7 +39,7 @@ from numba import njit, prange
 
 import compiler
 from compiler.quantization.effective import effective_input
-from compiler.backends.emulator import check_progress, first_chunk_steps, run_in_chunks
+from compiler.backends.emulator import check_progress, first_chunk_steps, run_in_chunks, run_switching
 from compiler.frontend.fold import fold
 
 from .simulator import _MT_N, _mt_normal, _mt_seed
@@ -244,10 +244,7 @@ def run_staged(ingredients: StageIngredients, effects: ChipEffects, x0: np.ndarr
                       bool(effects.truncation), s, begin, end)
 
     def advance(begin, end):
-        if begin < switch:
-            run_steps(begin, min(end, switch), stimulus_step)
-        if end > switch:
-            run_steps(max(begin, switch), end, bias_step)
+        run_switching(run_steps, begin, end, switch, stimulus_step if switch else None, bias_step)
 
     threads = numba.get_num_threads()
     steps = int(steps)

@@ -14,7 +14,8 @@ from lava_causal.rls import targets
 from lava_causal.rls.deploy import chip_voltages
 from lava_causal.rls.patterns import reference_rates
 from lava_causal.rls.simulation import trial_layout
-from lava_causal.staged import ChipEffects, StageIngredients, run_staged
+from lava_causal.rls.budget import stage_ingredients
+from lava_causal.staged import ChipEffects, run_staged
 
 N = 80
 
@@ -91,11 +92,7 @@ def test_staged_model_with_truncation_is_the_emulator(trained):
     v0 = chip_voltages(fixed, 7, 2)
     steps = 2000
     emu = compiler.emulate(fixed, steps, 2, v0=v0, record=True, stimulus=stimulus).raster
-    ifn = net.to_ifnetwork()
-    from dataclasses import replace
-    base = StageIngredients.from_compiled(ifn, fixed)
-    during = StageIngredients.from_compiled(ifn.replace(bias=net.stimulus_bias(task.stimulus)),
-                                            replace(fixed, bias_mant=stimulus.bias_mant, bias_exp=stimulus.bias_exp))
+    base, during, _ = stage_ingredients(net, task, fixed)
     effects = ChipEffects.chip().with_(truncation=True)
     _, staged = run_staged(base, effects, v0 / float(fixed.threshold), steps, record=True, stimulus=during,
                            stimulus_steps=stim_steps)

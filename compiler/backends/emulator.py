@@ -239,6 +239,16 @@ def run_in_chunks(advance: Callable[[int, int], None], total: int, first: int, p
             bar.update(done)
 
 
+def run_switching(run_steps: Callable, begin: int, end: int, switch: int, before, after) -> None:
+    """Steps ``begin .. end - 1`` as ``run_steps(b, e, parameter)``: with ``before``
+    for the steps below ``switch`` and ``after`` from it on (a stimulus's bias, then
+    the network's), so a chunk that straddles the switch runs as two."""
+    if begin < switch:
+        run_steps(begin, min(end, switch), before)
+    if end > switch:
+        run_steps(max(begin, switch), end, after)
+
+
 @dataclass
 class ExecutionResult(RatesFromCounts):
     """Spike counts of a fixed-point run (emulator or Lava).
@@ -703,9 +713,10 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
     v_init, used_seed = resolve_initial_voltages(fixed, trials, seed, v0)
     n, trials = fixed.n, v_init.shape[0]
     bias_all = resolve_bias(fixed, trials, bias)
+    switch = 0
     if stimulus is not None:
-        stimulus.check_for(fixed)
-        stimulus_bias = resolve_bias(fixed, trials, stimulus.effective)
+        stimulus_bias = stimulus.biases(fixed, trials)
+        switch = stimulus.steps
     check_emulate(fixed, steps, trials, record=record, step_limit=None,
                   hint="reduce trials or N", force_hint="", store=cached_synapses(fixed))
     check_stable(fixed, allow_unstable=allow_unstable)
@@ -736,11 +747,7 @@ def emulate(fixed: FixedPointNetwork, steps: int, trials: int = 1, seed=None, v0
                            syn.max_delay, biases, neuron, *state, begin, end, bool(record))
 
     def advance(begin, end):
-        switch = stimulus.steps if stimulus is not None else 0
-        if begin < switch:
-            run_steps(begin, min(end, switch), stimulus_bias)
-        if end > switch:
-            run_steps(max(begin, switch), end, bias_all)
+        run_switching(run_steps, begin, end, switch, stimulus_bias if switch else None, bias_all)
 
     start = time.perf_counter()
     with _threads_at_most(trials):

@@ -14,7 +14,7 @@ compile's operating rates, so they are the network's own).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -58,13 +58,20 @@ class Stimulus:
         """``bias_mant << bias_exp``: what the neuron adds per step during the stimulus."""
         return np.left_shift(self.bias_mant, self.bias_exp)
 
-    def check_for(self, fixed: FixedPointNetwork) -> None:
-        """ValueError unless the fields fit ``fixed`` (its N and its bias field range)."""
+    def biases(self, fixed: FixedPointNetwork, trials: int = 1) -> np.ndarray:
+        """The (trials, N) effective biases of the stimulus for the emulator's kernels
+        (:func:`compiler.backends.emulator.resolve_bias`); ValueError unless the fields
+        fit ``fixed`` (its N and its bias field range)."""
         from compiler.backends.emulator import resolve_bias
 
         if self.bias_mant.shape != (fixed.n,):
             raise ValueError(f"the stimulus is for {self.bias_mant.size} neurons, the network has {fixed.n}")
-        resolve_bias(fixed, 1, self.effective)
+        return resolve_bias(fixed, trials, self.effective)
+
+    def applied_to(self, fixed: FixedPointNetwork) -> FixedPointNetwork:
+        """``fixed`` with the stimulus's bias fields (what runs during the stimulus)."""
+        self.biases(fixed)
+        return replace(fixed, bias_mant=self.bias_mant, bias_exp=self.bias_exp)
 
 
 def make_stimulus(fixed: FixedPointNetwork, bias, steps: int) -> Stimulus:

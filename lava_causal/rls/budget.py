@@ -22,7 +22,7 @@ interval (:func:`lava_causal.statistics.paired_difference_ci`) and whether it ex
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import List
 
 import numpy as np
@@ -120,6 +120,17 @@ def _chain(fixed: compiler.FixedPointNetwork) -> list:
     return rows
 
 
+def stage_ingredients(network: RecurrentNetwork, task: Task, fixed: compiler.FixedPointNetwork):
+    """(ingredients, stimulus ingredients, stimulus steps) of ``network`` compiled as
+    ``fixed`` on ``task``: the staged model's inputs for the pattern and the stimulus."""
+    stim_steps = trial_layout(task, fixed.dt)[0]
+    stimulus = compiler.make_stimulus(fixed, network.stimulus_bias(task.stimulus), stim_steps)
+    ifn = network.to_ifnetwork()
+    during = StageIngredients.from_compiled(ifn.replace(bias=network.stimulus_bias(task.stimulus)),
+                                            stimulus.applied_to(fixed))
+    return StageIngredients.from_compiled(ifn, fixed), during, stim_steps
+
+
 def pattern_budget(network: RecurrentNetwork, task: Task, hw="loihi2", dt: float = 1e-4,
                    float_dt: float = 1e-4, trials: int = 16, seed: int = 0, fixed=None,
                    **compile_options) -> PatternBudget:
@@ -133,12 +144,7 @@ def pattern_budget(network: RecurrentNetwork, task: Task, hw="loihi2", dt: float
         fixed = compile_trained(network, task, hw, dt, **compile_options)
     stim_steps, pattern_steps, every = trial_layout(task, fixed.dt)
     samples = task.drive.shape[0]
-    ifn = network.to_ifnetwork()
-    stimulus = compiler.make_stimulus(fixed, network.stimulus_bias(task.stimulus), stim_steps)
-    base = StageIngredients.from_compiled(ifn, fixed)
-    during = StageIngredients.from_compiled(ifn.replace(bias=network.stimulus_bias(task.stimulus)),
-                                            replace(fixed, bias_mant=stimulus.bias_mant,
-                                                    bias_exp=stimulus.bias_exp))
+    base, during, _ = stage_ingredients(network, task, fixed)
     x0 = initial_voltages(seed, trials, network.n)
     scores = [("float (dt = %g s)" % float_dt, score(simulate(network, task, trials, float_dt, seed).filtered,
                                                       task, network))]
@@ -159,5 +165,5 @@ def pattern_budget(network: RecurrentNetwork, task: Task, hw="loihi2", dt: float
             paired_difference_ci(before.trial_correlation, after.trial_correlation)))
     return PatternBudget(rows, {"hw": fixed.hw_name, "dt": fixed.dt, "float_dt": float_dt, "trials": int(trials),
                                 "seed": int(seed), "task": task.kind, "n": network.n,
-                                "compile_options": {k: v for k, v in compile_options.items()},
+                                "compile_options": dict(compile_options),
                                 "versions": versions()})

@@ -224,7 +224,7 @@ def heterogeneous_rates(n: int, duration: float = 1.0, seed=0, sample_dt: float 
             ramp = 1 / (1 + np.exp(-(t - centre) / w))
             r = base + height * (ramp if sign > 0 else 1 - ramp)
         elif kind == 2:
-            r = base + height * (1 - 0.9 * bump) - 0.0
+            r = base + height * (1 - 0.9 * bump)
         else:
             later = np.exp(-0.5 * ((t - min(centre + 2 * w, duration)) / w) ** 2)
             r = base + height * bump - 0.8 * base * later

@@ -140,17 +140,14 @@ def train(network: RecurrentNetwork, task: Task, trials: int = 20, dt: float = 1
     error = np.zeros(trials)
     counts = np.zeros(n, np.int64)
     start = time.perf_counter()
-    bar = tqdm(range(trials), desc="RLS training", unit="trial", disable=progress is False,
-               leave=False) if progress is not False else range(trials)
-    for trial in bar:
-        run_trial(omega_t, pre, p, network.bias, task.stimulus, stim_steps, v0[trial].copy(),
-                  stim_steps + pattern_steps, a_m, a_s, True, every, targets, record_every,
-                  rec_x, rec_u, counts)
-        error[trial] = float(np.sqrt(np.mean((rec_u - reference) ** 2)))
-        if hasattr(bar, "set_postfix"):
+    with tqdm(range(trials), desc="RLS training", unit="trial", leave=False,
+              disable=None if progress is None else not progress) as bar:
+        for trial in bar:
+            run_trial(omega_t, pre, p, network.bias, task.stimulus, stim_steps, v0[trial].copy(),
+                      stim_steps + pattern_steps, a_m, a_s, True, every, targets, record_every,
+                      rec_x, rec_u, counts)
+            error[trial] = float(np.sqrt(np.mean((rec_u - reference) ** 2)))
             bar.set_postfix(rms_error=f"{error[trial]:.3f}")
-    if hasattr(bar, "close"):
-        bar.close()
     trained = network.with_weights(omega_t.T.copy())
     return TrainingResult(trained, task, error, {
         "trials": int(trials), "dt": dt, "learn_every": float(learn_every),

@@ -100,8 +100,7 @@ def run_lava(fixed: FixedPointNetwork, steps: int, tag: str = "fixed_pt", seed=N
     if stimulus is not None:
         if tag != "fixed_pt":
             raise ValueError(f"a stimulus runs with tag='fixed_pt' only, got tag={tag!r}")
-        stimulus.check_for(fixed)
-        first = replace(fixed, bias_mant=stimulus.bias_mant, bias_exp=stimulus.bias_exp)
+        first = stimulus.applied_to(fixed)
         check_lava_compatible(first)
     connectivity = resolve_connectivity(fixed, connectivity)
     run_cfg = run_config(target, tag)
